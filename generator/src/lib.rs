@@ -1,0 +1,1 @@
+//! The synthetic city generator (see the crate description).

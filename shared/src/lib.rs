@@ -1,0 +1,6 @@
+//! canbao (参保): the domain rules of universal social-insurance enrollment registration
+//! (全民参保登记), once, for every component. See `../shared/docs/DOMAIN.md` for the reference
+//! each module implements; components only translate HTTP to calls into this crate.
+
+pub mod codes;
+pub mod error;
