@@ -1,0 +1,144 @@
+//! What each component instance runs with: the per-component context fixed at start-up
+//! ([`ComponentCtx`]), the per-instance store data ([`HostState`]), the shared engine and the
+//! linker carrying WASI, wasi:http and the Spin interfaces.
+
+use crate::bindings::SpinImports;
+use crate::kv::KeyValueBackend;
+use crate::logs::LogSink;
+use crate::outbound::{AllowedHosts, OutboundHooks};
+use crate::sqlite::Database;
+use anyhow::{Context, Result};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// The stores and databases configured for the application, by label.
+#[derive(Default)]
+pub struct Services {
+    /// Key-value stores.
+    pub key_value: HashMap<String, Arc<dyn KeyValueBackend>>,
+    /// SQLite databases.
+    pub sqlite: HashMap<String, Arc<Database>>,
+}
+
+/// Everything about one component that is decided at start-up.
+pub struct ComponentCtx {
+    /// The component id.
+    pub id: Arc<str>,
+    /// Key-value labels it declared.
+    pub key_value_stores: HashSet<String>,
+    /// SQLite labels it declared.
+    pub sqlite_databases: HashSet<String>,
+    /// Its resolved variables.
+    pub variables: HashMap<String, String>,
+    /// Its outbound allow-list.
+    pub allowed_hosts: Arc<AllowedHosts>,
+    /// Where its stdout goes.
+    pub stdout: LogSink,
+    /// Where its stderr goes.
+    pub stderr: LogSink,
+    /// The application's stores and databases.
+    pub services: Arc<Services>,
+}
+
+/// The data of one instance's `Store`.
+pub struct HostState {
+    /// The component this instance belongs to.
+    pub component: Arc<ComponentCtx>,
+    /// Resources handed to the guest.
+    pub table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: OutboundHooks,
+}
+
+impl HostState {
+    /// Fresh state for a new instance of `component`: no env, no preopens, no sockets.
+    pub fn new(component: Arc<ComponentCtx>) -> HostState {
+        let wasi = WasiCtx::builder()
+            .stdout(component.stdout.clone())
+            .stderr(component.stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let hooks = OutboundHooks { component: component.id.clone(), allowed: component.allowed_hosts.clone() };
+        HostState { component, table: ResourceTable::new(), wasi, http: WasiHttpCtx::new(), hooks }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// The process-wide engine: pooling allocator when the machine allows it, compile cache on disk.
+pub fn engine() -> Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(e) = ENGINE.get() {
+        return Ok(e.clone());
+    }
+    let mut config = Config::new();
+    if let Some(cache) = disk_cache() {
+        config.cache(Some(cache));
+    }
+    let mut pooled = config.clone();
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1000).total_core_instances(1000).total_memories(1000).total_tables(1000);
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = match Engine::new(&pooled) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("canbao-host: pooling allocator unavailable ({e}); allocating instances on demand");
+            Engine::new(&config)?
+        }
+    };
+    Ok(ENGINE.get_or_init(|| engine).clone())
+}
+
+fn disk_cache() -> Option<wasmtime::Cache> {
+    let dir = std::env::var_os("CANBAO_HOST_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/canbao-host")))?;
+    let mut cc = wasmtime::CacheConfig::new();
+    cc.with_directory(dir);
+    wasmtime::Cache::new(cc).ok()
+}
+
+/// Compiles the component at `path`, reusing an earlier compilation of the same file.
+pub fn compile(engine: &Engine, path: &Path) -> Result<Component> {
+    type Key = (PathBuf, u64, Option<SystemTime>);
+    static COMPILED: OnceLock<Mutex<HashMap<Key, Component>>> = OnceLock::new();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let memo = COMPILED.get_or_init(Default::default);
+    if let Some(c) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(c.clone());
+    }
+    let component = Component::from_file(engine, path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot load the component {}", path.display()))?;
+    memo.lock().unwrap_or_else(|p| p.into_inner()).insert(key, component.clone());
+    Ok(component)
+}
+
+/// The linker every component is instantiated with.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    SpinImports::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
