@@ -33,8 +33,7 @@ fn every_second_schedule_fires_repeatedly() {
 }
 
 #[test]
-fn cron_component_without_export_is_refused() {
-    // The fixture exports the handler, so use a stray file that is not a component at all.
+fn invalid_component_file_is_refused() {
     let t = TestApp::new(&one_component("", ""));
     std::fs::write(t.dir.path().join("junk.wasm"), b"not wasm").unwrap();
     let text = std::fs::read_to_string(t.manifest()).unwrap()

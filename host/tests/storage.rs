@@ -23,9 +23,11 @@ fn kv_persists_across_restart_and_undeclared_store_is_denied() {
     assert_eq!(get(&format!("{base}/kv/set?store=cache&key=k1&value=cached")), (200, "ok".into()));
     assert_eq!(get(&format!("{base}/kv/get?store=default&key=nope")).0, 404);
     let (status, body) = get(&format!("{base}/kv/get?store=secret&key=k1"));
-    assert_eq!((status, body.as_str()), (403, "AccessDenied"));
+    assert_eq!(status, 403);
+    assert!(body.ends_with("AccessDenied"), "{body}");
     let (status, body) = get(&format!("{base}/kv/get?store=unconfigured&key=k1"));
-    assert_eq!((status, body.as_str()), (403, "NoSuchStore"));
+    assert_eq!(status, 403);
+    assert!(body.ends_with("NoSuchStore"), "{body}");
     app.stop();
 
     assert!(t.dir.path().join("state/sqlite_key_value.db").is_file());
@@ -109,7 +111,7 @@ fn sqlite_transaction_spans_separate_execute_calls() {
 
     let r = sql(&app, "default", json!([{"sql": "SELEC broken"}]));
     let err = r[0]["error"].as_str().unwrap();
-    assert!(err.starts_with("Io(") && err.contains("syntax error"), "{err}");
+    assert!(err.contains("Io(") && err.contains("syntax error"), "{err}");
     app.stop();
 }
 
@@ -118,9 +120,11 @@ fn sqlite_undeclared_and_unknown_databases() {
     let t = TestApp::new(&one_component(r#"sqlite_databases = ["default", "reports"]"#, ""));
     let app = t.start();
     let (status, body) = post(&format!("{}/sql?db=other", app.base_url()), "[]");
-    assert_eq!((status, body.as_str()), (403, "AccessDenied"));
+    assert_eq!(status, 403);
+    assert!(body.ends_with("AccessDenied"), "{body}");
     let (status, body) = post(&format!("{}/sql?db=reports", app.base_url()), "[]");
-    assert_eq!((status, body.as_str()), (403, "NoSuchDatabase"));
+    assert_eq!(status, 403);
+    assert!(body.ends_with("NoSuchDatabase"), "{body}");
     app.stop();
 }
 
