@@ -3,4 +3,6 @@
 //! each module implements; components only translate HTTP to calls into this crate.
 
 pub mod codes;
+pub mod correction;
 pub mod error;
+pub mod ids;
