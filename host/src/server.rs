@@ -171,7 +171,18 @@ async fn run(component: Arc<HttpComponent>, req: Request<Incoming>) -> Result<Re
         proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
     });
     match receiver.await {
-        Ok(Ok(resp)) => Ok(resp),
+        Ok(Ok(resp)) => {
+            // The instance keeps running while the body streams; report a failure there too.
+            let id = component.ctx.id.clone();
+            tokio::spawn(async move {
+                match task.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("[{id}] failed after sending the response head: {e:#}"),
+                    Err(e) => eprintln!("[{id}] failed after sending the response head: {e}"),
+                }
+            });
+            Ok(resp)
+        }
         Ok(Err(code)) => Err(anyhow!("the component answered with error code {code:?}")),
         Err(_) => {
             let e = match task.await {

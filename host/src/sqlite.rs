@@ -42,7 +42,9 @@ impl Database {
 
     /// A database in memory, shared by all connections while the host runs.
     pub fn memory(name: &str) -> Result<Database> {
-        let uri = format!("file:canbao-host-{}-{name}?mode=memory&cache=shared", std::process::id());
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let uri = format!("file:canbao-host-{}-{n}-{name}?mode=memory&cache=shared", std::process::id());
         let location = Location::Memory(uri);
         let keeper = open_connection(&location)?;
         Ok(Database { location, _keeper: Some(Mutex::new(keeper)) })

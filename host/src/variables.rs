@@ -2,12 +2,14 @@
 //!
 //! A component sees only its own `[component.x.variables]`; each is a template over the
 //! application `[variables]`, whose value comes from the environment provider
-//! (`SPIN_VARIABLE_<NAME>`) first, then the default. Everything resolves once at start-up, so a
+//! (`SPIN_VARIABLE_<NAME>` in the environment, else in a `.env` file in the current directory,
+//! as Spin's provider reads it) first, then the default. Everything resolves once at start-up, so a
 //! missing required variable stops the host before it listens.
 
 use crate::manifest::App;
 use anyhow::{anyhow, bail, Result};
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 /// Checks a variable name the way Spin does: lower snake case, starting with a letter.
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -22,6 +24,25 @@ pub fn check_name(name: &str) -> Result<(), String> {
             "invalid variable name \"{name}\": use lower case letters, digits and single underscores, starting with a letter"
         ))
     }
+}
+
+/// `KEY=VALUE` lines of a dotenv file (missing file: nothing); quotes around values are removed.
+fn read_dotenv(path: &Path) -> HashMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return HashMap::new() };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let unquoted = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim().to_string(), unquoted.to_string())
+        })
+        .collect()
 }
 
 /// One piece of a template: literal text or a variable reference.
@@ -64,6 +85,7 @@ impl Resolver {
     /// Resolves every application variable; `env` is consulted before the process environment.
     pub fn new(app: &App, env: &[(String, String)]) -> Result<Resolver> {
         let mut values = HashMap::new();
+        let dotenv = read_dotenv(Path::new(".env"));
         for (name, def) in &app.variables {
             if def.required && def.default.is_some() {
                 bail!("variable `{name}` has both `required = true` and a `default`; keep one");
@@ -77,7 +99,8 @@ impl Resolver {
                 .rev()
                 .find(|(k, _)| *k == key)
                 .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var(&key).ok());
+                .or_else(|| std::env::var(&key).ok())
+                .or_else(|| dotenv.get(&key).cloned());
             match from_env.or_else(|| def.default.clone()) {
                 Some(v) => {
                     values.insert(name.clone(), v);
@@ -128,6 +151,18 @@ mod tests {
         for bad in ["", "A", "1a", "_a", "a_", "a__b", "a-b", "Access"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn dotenv_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        std::fs::write(&p, "# c\nSPIN_VARIABLE_A=1\nexport SPIN_VARIABLE_B = \"two words\"\n\nbroken\n").unwrap();
+        let m = read_dotenv(&p);
+        assert_eq!(m["SPIN_VARIABLE_A"], "1");
+        assert_eq!(m["SPIN_VARIABLE_B"], "two words");
+        assert_eq!(m.len(), 2);
+        assert!(read_dotenv(&dir.path().join("none")).is_empty());
     }
 
     #[test]

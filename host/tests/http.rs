@@ -115,6 +115,17 @@ fn unmatched_path_is_404_and_post_reaches_component() {
 }
 
 #[test]
+fn a_trapping_component_gets_500_and_the_host_keeps_serving() {
+    let t = TestApp::new(&one_component("", ""));
+    let app = t.start();
+    assert_eq!(get(&format!("{}/panic", app.base_url())).0, 500);
+    assert_eq!(get(&format!("{}/echo", app.base_url())).0, 200);
+    app.stop();
+    let err = std::fs::read_to_string(t.dir.path().join("state/logs/fx_stderr.txt")).unwrap();
+    assert!(err.contains("asked to panic"), "{err}");
+}
+
+#[test]
 fn banner_lists_routes_like_spin_up() {
     let t = TestApp::new(ROUTES);
     let app = t.start();
