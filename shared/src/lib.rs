@@ -6,3 +6,4 @@ pub mod codes;
 pub mod correction;
 pub mod error;
 pub mod ids;
+pub mod storage;
