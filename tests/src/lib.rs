@@ -1,1 +1,211 @@
-//! Helpers for the end-to-end tests: build the components, start the app in the host, call it.
+//! Support for the end-to-end tests: build the four components once, start the real `spin.toml`
+//! in the local host on an ephemeral port with its own state directory and known tokens, and
+//! call it over HTTP.
+
+use canbao::auth::token_hash;
+use canbao_host::{RunningApp, UpOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The app's components, as named in `spin.toml`.
+pub const COMPONENTS: [&str; 4] = ["registration", "lookup", "intake", "stats"];
+
+/// Tokens the test app accepts: (token, role, region or source).
+pub const TEST_TOKENS: &[(&str, &str, &str)] = &[
+    ("admin-token", "admin", ""),
+    ("staff-east", "staff", "510402"),
+    ("staff-west", "staff", "510403"),
+    ("collector-east", "collector", "510402"),
+    ("dept-public-security", "department", "public_security"),
+    ("dept-hrss", "department", "hrss"),
+    ("dept-health", "department", "health"),
+    ("dept-civil-affairs", "department", "civil_affairs"),
+    ("dept-education", "department", "education"),
+    ("dept-commerce", "department", "commerce"),
+    ("dept-tax", "department", "tax"),
+    ("dept-quality", "department", "quality"),
+    ("dept-staffing", "department", "staffing"),
+    ("dept-hitech-zone", "department", "hitech_zone"),
+];
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Builds the release wasm components once per test binary (a no-op when they are fresh).
+pub fn build_components() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut args = vec!["build", "-j2", "--target", "wasm32-wasip2", "--release"];
+        for c in COMPONENTS {
+            args.extend(["-p", c]);
+        }
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(&args)
+            .status()
+            .expect("cannot run cargo to build the components");
+        assert!(status.success(), "building the wasm components failed");
+    });
+}
+
+/// The `access_tokens` value matching [`TEST_TOKENS`].
+pub fn access_tokens_json() -> String {
+    let entries: Vec<Value> = TEST_TOKENS
+        .iter()
+        .map(|(token, role, scope)| {
+            let mut e = serde_json::json!({"sha256": token_hash(token), "role": role, "name": token});
+            match *role {
+                "staff" | "collector" => e["region"] = Value::from(*scope),
+                "department" => e["source"] = Value::from(*scope),
+                _ => {}
+            }
+            e
+        })
+        .collect();
+    Value::from(entries).to_string()
+}
+
+/// The app running in the host, with its own temporary state.
+pub struct TestApp {
+    app: Option<RunningApp>,
+    dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl TestApp {
+    /// Starts the app with the test tokens and default variables.
+    pub fn start() -> TestApp {
+        TestApp::start_with(&[])
+    }
+
+    /// Starts the app with extra variables (`name`, `value`), e.g. a raised rate limit.
+    pub fn start_with(vars: &[(&str, &str)]) -> TestApp {
+        build_components();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manifest = std::fs::read_to_string(workspace_root().join("spin.toml")).expect("spin.toml");
+        let target = target_dir().display().to_string().replace('\\', "/");
+        let manifest = manifest.replace("source = \"target/", &format!("source = \"{target}/"));
+        std::fs::write(dir.path().join("spin.toml"), manifest).expect("write manifest");
+        let mut all = vec![("SPIN_VARIABLE_ACCESS_TOKENS".to_string(), access_tokens_json())];
+        for (k, v) in vars {
+            all.push((format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v.to_string()));
+        }
+        let mut app = TestApp { app: None, dir, vars: all };
+        app.boot();
+        app
+    }
+
+    fn boot(&mut self) {
+        let mut opts = UpOptions::new(self.dir.path().join("spin.toml"), self.state_dir());
+        opts.listen = "127.0.0.1:0".parse().expect("address");
+        opts.env = self.vars.clone();
+        opts.quiet = true;
+        self.app = Some(canbao_host::start(opts).expect("the app starts"));
+    }
+
+    /// Stops and starts the host on the same state directory.
+    pub fn restart(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop();
+        }
+        self.boot();
+    }
+
+    /// Where the host keeps this app's state (`sqlite_db.db`, `sqlite_key_value.db`, `logs/`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        self.app.as_ref().expect("running").base_url()
+    }
+
+    /// Sends a request; `token` adds a bearer token. Never fails on an HTTP error status.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+        let uri = format!("{}{}", self.url(), path);
+        let mut builder = ureq::http::Request::builder().method(method).uri(&uri);
+        if let Some(t) = token {
+            builder = builder.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let response = match body {
+            Some(b) => agent.run(builder.body(b.to_vec()).expect("request")),
+            None => agent.run(builder.body(()).expect("request")),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = response.into_body().read_to_vec().expect("body");
+        Reply { status, headers, body }
+    }
+
+    /// `GET` without a token.
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, &[], None)
+    }
+
+    /// `GET` with a token.
+    pub fn get_as(&self, token: &str, path: &str) -> Reply {
+        self.call("GET", path, Some(token), &[], None)
+    }
+
+    /// A JSON request (`POST`, `PATCH`, `PUT`) with an optional token.
+    pub fn send_json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let bytes = serde_json::to_vec(body).expect("json");
+        self.call(method, path, token, &[("content-type", "application/json")], Some(&bytes))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop();
+        }
+    }
+}
+
+/// An HTTP reply.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers (names lower case).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body text when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}

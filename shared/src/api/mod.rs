@@ -1,0 +1,95 @@
+//! The HTTP API of every component, runtime-free: each component's `route` takes an [`Env`] (the
+//! stores and variables the runtime gives it) and a [`Request`], and returns a [`Response`].
+//! Components only translate their runtime's types; tests call the same functions natively.
+
+pub mod http;
+pub mod intake;
+pub mod lookup;
+pub mod registration;
+pub mod stats;
+
+use crate::auth::{AccessTokens, Principal};
+use crate::storage::{self, Kv, Sql, StorageError};
+use chrono::{DateTime, Utc};
+pub use http::{ApiError, ApiResult, Request, Response};
+use serde_json::json;
+
+/// Application variables (Spin's `[variables]`), as the runtime resolves them.
+pub trait Variables {
+    /// The value of a variable, or `None` when it is not set for this component.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// What a handler runs against: the database, the key-value store, variables and the clock.
+pub struct Env<'a> {
+    /// The base database.
+    pub sql: &'a dyn Sql,
+    /// The key-value store (caches, rate limits, idempotency records).
+    pub kv: &'a dyn Kv,
+    /// Application variables.
+    pub vars: &'a dyn Variables,
+    /// The time this request is handled at.
+    pub now: DateTime<Utc>,
+}
+
+impl Env<'_> {
+    /// A variable, or its documented default when unset.
+    pub fn var_or(&self, name: &str, default: &str) -> String {
+        self.vars.get(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string())
+    }
+
+    /// Who sent the request (see [`AccessTokens::authenticate`]).
+    pub fn principal(&self, request: &Request) -> Result<Principal, ApiError> {
+        if request.header("authorization").is_none() {
+            return Ok(Principal::Public);
+        }
+        let tokens = AccessTokens::from_json(&self.var_or("access_tokens", "[]"))?;
+        tokens.authenticate(request)
+    }
+}
+
+/// `GET /api/v1/<component>/health`: name, version, and a real round trip to the key-value store
+/// and to SQLite (with the schema migrated), each timed. 503 when either fails.
+pub fn health(env: &Env, component: &str) -> ApiResult {
+    let kv = kv_round_trip(env.kv, component, env.now);
+    let sql = storage::migrate(env.sql).and_then(|_| {
+        let row = env.sql.query_one(SCHEMA_AND_ENGINE, &[])?.ok_or_else(|| StorageError::from_message("no row"))?;
+        Ok((row.get::<i64>(0)?, row.get::<String>(1)?))
+    });
+    let ok = kv.is_ok() && sql.is_ok();
+    let body = json!({
+        "component": component,
+        "version": env!("CARGO_PKG_VERSION"),
+        "status": if ok { "ok" } else { "degraded" },
+        "key_value": match &kv { Ok(()) => json!({"ok": true}), Err(e) => json!({"ok": false, "error": e.to_string()}) },
+        "sqlite": match &sql {
+            Ok((schema, version)) => json!({"ok": true, "schema_version": schema, "sqlite_version": version}),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
+        },
+        "checked_at": env.now.to_rfc3339(),
+    });
+    Ok(Response::json(if ok { 200 } else { 503 }, &body).header("cache-control", "no-store"))
+}
+
+const SCHEMA_AND_ENGINE: &str = "SELECT MAX(version), sqlite_version() FROM schema_migrations";
+
+fn kv_round_trip(kv: &dyn Kv, component: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let key = format!("health:{component}");
+    let nonce = now.timestamp_nanos_opt().unwrap_or_default().to_string();
+    kv.set(&key, nonce.as_bytes())?;
+    let back = kv.get(&key)?;
+    anyhow::ensure!(back.as_deref() == Some(nonce.as_bytes()), "key-value store returned another value");
+    Ok(())
+}
+
+/// Runs a handler and turns its error into the contract's error body. Internal errors are logged
+/// by kind only: their text may carry personal data.
+pub fn respond(result: ApiResult) -> Response {
+    result.unwrap_or_else(|e| {
+        if let ApiError::Internal(cause) = &e {
+            eprintln!("internal error: {}", crate::redact::redact_log(&format!("{cause:#}")));
+        }
+        e.into_response()
+    })
+}
+
