@@ -5,6 +5,7 @@
 pub mod http;
 pub mod intake;
 pub mod lookup;
+pub mod persons;
 pub mod registration;
 pub mod stats;
 
