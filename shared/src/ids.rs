@@ -7,7 +7,6 @@ use crate::codes::Gender;
 use crate::correction::{squash_code, Correction, CorrectionKind, Parsed};
 use crate::error::{FieldError, Reason};
 use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Today's date in China (UTC+8, no daylight saving): the day a birth date may not be after.
@@ -20,33 +19,35 @@ pub fn china_today() -> NaiveDate {
 /// `parse`, so every way in goes through the checks.
 macro_rules! text_identifier {
     ($name:ident) => {
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
         impl std::str::FromStr for $name {
-            type Err = FieldError;
-            fn from_str(text: &str) -> Result<Self, FieldError> {
-                $name::parse(text).map(Parsed::into_value)
+            type Err = $crate::error::FieldError;
+            fn from_str(text: &str) -> Result<Self, $crate::error::FieldError> {
+                $name::parse(text).map($crate::correction::Parsed::into_value)
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = std::borrow::Cow::<str>::deserialize(d)?;
-                text.parse().map_err(|e: FieldError| serde::de::Error::custom(e.message))
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                text.parse().map_err(|e: $crate::error::FieldError| ::serde::de::Error::custom(e.message))
             }
         }
     };
 }
+
+pub(crate) use text_identifier;
 
 /// The position (1-based) and character of the first character of `text` that `ok` refuses.
 fn first_bad_char(text: &str, ok: impl Fn(usize, char) -> bool) -> Option<(usize, char)> {

@@ -6,4 +6,5 @@ pub mod codes;
 pub mod correction;
 pub mod error;
 pub mod ids;
+pub mod regions;
 pub mod storage;
