@@ -8,3 +8,6 @@ pub mod error;
 pub mod ids;
 pub mod regions;
 pub mod storage;
+pub mod person;
+pub mod completeness;
+pub mod merge;
