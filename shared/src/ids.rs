@@ -202,8 +202,7 @@ fn check_birth_date(digits: &[u8], today: NaiveDate) -> Result<(), FieldError> {
 
 impl fmt::Debug for CitizenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.as_str();
-        write!(f, "CitizenId({}********{})", &s[..6], &s[14..])
+        write!(f, "CitizenId({})", self.masked())
     }
 }
 
@@ -461,6 +460,7 @@ pub enum PhoneKind {
 }
 
 /// A valid phone number: a mobile `13812345678` or a landline written `0812-3334444`.
+/// `Debug` shows it masked so it cannot leak into logs; `Display` shows it whole.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Phone(String);
 
@@ -526,8 +526,7 @@ impl Phone {
 
 impl fmt::Debug for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.as_str();
-        write!(f, "Phone({}****{})", &s[..3], &s[s.len() - 2..])
+        write!(f, "Phone({})", self.masked())
     }
 }
 
@@ -757,6 +756,6 @@ mod tests {
             assert_eq!(Phone::parse(bad).unwrap_err().code, Reason::Format, "{bad}");
         }
         assert_eq!(Phone::parse(" - ").unwrap_err().code, Reason::Required);
-        assert_eq!(format!("{:?}", ok("13812345678").value), "Phone(138****78)");
+        assert_eq!(format!("{:?}", ok("13812345678").value), "Phone(138****5678)");
     }
 }
