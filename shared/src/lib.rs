@@ -9,3 +9,6 @@ pub mod ids;
 pub mod masking;
 pub mod regions;
 pub mod storage;
+pub mod person;
+pub mod completeness;
+pub mod merge;
