@@ -3,7 +3,9 @@
 //! variables, outbound HTTP allow-lists and component logs.
 //!
 //! [`start`] is the whole host: the CLI (`canbao-host up`) and the tests both call it.
+#![warn(missing_docs)]
 
+#[allow(missing_docs)]
 pub mod bindings;
 pub mod cron;
 pub mod kv;

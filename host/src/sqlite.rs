@@ -16,6 +16,19 @@ use wasmtime::component::Resource;
 
 /// How long a connection waits for another writer before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause between two attempts to get a lock held by another connection.
+const BUSY_STEP: Duration = Duration::from_millis(1);
+
+/// Waits up to [`BUSY_TIMEOUT`] in short even steps. SQLite's own busy timeout backs off to
+/// 100 ms sleeps, which turned brief lock contention between instances into second-long tails.
+fn busy_wait(attempt: i32) -> bool {
+    let max_attempts = (BUSY_TIMEOUT.as_micros() / BUSY_STEP.as_micros()) as i32;
+    if attempt >= max_attempts {
+        return false;
+    }
+    std::thread::sleep(BUSY_STEP);
+    true
+}
 
 /// Where a database lives.
 #[derive(Debug)]
@@ -63,7 +76,7 @@ fn open_connection(location: &Location) -> Result<Connection> {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_URI,
         )?,
     };
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_handler(Some(busy_wait))?;
     Ok(conn)
 }
 
