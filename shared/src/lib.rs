@@ -12,3 +12,4 @@ pub mod storage;
 pub mod person;
 pub mod completeness;
 pub mod merge;
+pub mod duplicates;
