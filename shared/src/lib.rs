@@ -13,3 +13,4 @@ pub mod person;
 pub mod completeness;
 pub mod merge;
 pub mod duplicates;
+pub mod store;

@@ -49,6 +49,9 @@ pub enum StorageError {
     /// A stored JSON document did not parse or a value did not serialise.
     #[error("stored JSON: {0}")]
     Json(String),
+    /// A stored value that does not parse as its type (names the column, never the value).
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
     /// A migration failed; the database is left at the previous version.
     #[error("migration {version} ({name}) failed: {message}")]
     Migration {
