@@ -169,23 +169,19 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
         });
     }
 
-    let listener = std::net::TcpListener::bind(opts.listen)
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let banner = banner(&app, addr);
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("canbao-host-worker")
         .build()?;
+    let listener = runtime
+        .block_on(listen(opts.listen))
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let banner = banner(&app, addr);
+
     let (shutdown, shutdown_rx) = watch::channel(false);
     let thread = std::thread::Builder::new().name("canbao-host".into()).spawn(move || {
         runtime.block_on(async move {
-            let listener = match tokio::net::TcpListener::from_std(listener) {
-                Ok(l) => l,
-                Err(e) => return eprintln!("canbao-host: cannot use the listener: {e}"),
-            };
             let mut crons = tokio::task::JoinSet::new();
             for job in cron_jobs {
                 crons.spawn(job.run(shutdown_rx.clone()));
@@ -197,6 +193,14 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
         runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     })?;
     Ok(RunningApp { addr, banner, shutdown, thread: Some(thread) })
+}
+
+/// Binds with a backlog deep enough for bursts of new connections (std's default is 128).
+async fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 fn component_ctx(

@@ -98,12 +98,16 @@ pub fn engine() -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(1000).total_core_instances(1000).total_memories(1000).total_tables(1000);
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let engine = match Engine::new(&pooled) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("canbao-host: pooling allocator unavailable ({e}); allocating instances on demand");
-            Engine::new(&config)?
-        }
+    // CANBAO_HOST_NO_POOLING=1 turns the pool off (to compare, or where address space is scarce).
+    let engine = match std::env::var_os("CANBAO_HOST_NO_POOLING") {
+        Some(_) => Engine::new(&config)?,
+        None => match Engine::new(&pooled) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("canbao-host: pooling allocator unavailable ({e}); allocating instances on demand");
+                Engine::new(&config)?
+            }
+        },
     };
     Ok(ENGINE.get_or_init(|| engine).clone())
 }

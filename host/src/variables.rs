@@ -139,6 +139,22 @@ impl Resolver {
     }
 }
 
+impl crate::bindings::fermyon::spin::variables::Host for crate::state::HostState {
+    async fn get(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<String, crate::bindings::fermyon::spin::variables::Error>> {
+        use crate::bindings::fermyon::spin::variables::Error;
+        if let Err(e) = check_name(&name) {
+            return Ok(Err(Error::InvalidName(e)));
+        }
+        Ok(match self.component.variables.get(&name) {
+            Some(v) => Ok(v.clone()),
+            None => Err(Error::Undefined(format!("no variable for {:?}.{name:?}", &*self.component.id))),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,21 +188,5 @@ mod tests {
         assert_eq!(r.expand("plain").unwrap(), "plain");
         assert!(r.expand("{{ nope }}").unwrap_err().to_string().contains("nope"));
         assert!(r.expand("{{ host").is_err());
-    }
-}
-
-impl crate::bindings::fermyon::spin::variables::Host for crate::state::HostState {
-    async fn get(
-        &mut self,
-        name: String,
-    ) -> wasmtime::Result<Result<String, crate::bindings::fermyon::spin::variables::Error>> {
-        use crate::bindings::fermyon::spin::variables::Error;
-        if let Err(e) = check_name(&name) {
-            return Ok(Err(Error::InvalidName(e)));
-        }
-        Ok(match self.component.variables.get(&name) {
-            Some(v) => Ok(v.clone()),
-            None => Err(Error::Undefined(format!("no variable for {:?}.{name:?}", &*self.component.id))),
-        })
     }
 }
