@@ -7,6 +7,7 @@ pub mod correction;
 pub mod error;
 pub mod ids;
 pub mod masking;
+pub mod ratelimit;
 pub mod regions;
 pub mod storage;
 pub mod person;
@@ -14,3 +15,9 @@ pub mod completeness;
 pub mod merge;
 pub mod duplicates;
 pub mod store;
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod redact;
+#[cfg(feature = "spin")]
+pub mod spin_runtime;

@@ -2,6 +2,7 @@
 //! stores and variables the runtime gives it) and a [`Request`], and returns a [`Response`].
 //! Components only translate their runtime's types; tests call the same functions natively.
 
+pub mod cors;
 pub mod http;
 pub mod intake;
 pub mod lookup;
