@@ -15,9 +15,11 @@ pub mod completeness;
 pub mod merge;
 pub mod duplicates;
 pub mod store;
+pub mod registration;
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod redact;
 #[cfg(feature = "spin")]
 pub mod spin_runtime;
+pub mod idempotency;
