@@ -16,6 +16,7 @@ pub mod merge;
 pub mod duplicates;
 pub mod store;
 pub mod registration;
+pub mod idempotency;
 pub mod api;
 pub mod audit;
 pub mod auth;
