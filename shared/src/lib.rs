@@ -23,4 +23,3 @@ pub mod auth;
 pub mod redact;
 #[cfg(feature = "spin")]
 pub mod spin_runtime;
-pub mod idempotency;
