@@ -33,6 +33,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0002_base_schema.sql"),
         transactional: true,
     },
+    Migration {
+        version: 3,
+        name: "regions",
+        sql: include_str!("migrations/0003_regions.sql"),
+        transactional: true,
+    },
 ];
 
 /// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these
