@@ -17,6 +17,7 @@ pub mod duplicates;
 pub mod store;
 pub mod registration;
 pub mod idempotency;
+pub mod region_store;
 pub mod api;
 pub mod audit;
 pub mod auth;

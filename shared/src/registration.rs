@@ -10,7 +10,7 @@ use crate::correction::{Correction, CorrectionKind};
 use crate::error::{FieldError, Reason};
 use crate::ids::{CitizenId, CreditCode, Phone};
 use crate::merge::Observation;
-use crate::person::{Enrollment, Field, Provenance, Willingness};
+use crate::person::{Enrollment, Field, Person, Provenance, Willingness};
 use crate::regions::{RegionCode, RegionTree};
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
@@ -36,6 +36,15 @@ pub struct Registration {
     pub id: CitizenId,
     /// 姓名.
     pub name: String,
+    /// Everything else the form says.
+    pub values: FormValues,
+    /// What was normalised to accept the form (x→X, full-width digits, 15→18 …).
+    pub corrections: Vec<Correction>,
+}
+
+/// The optional fields of a form, checked (absent ones are `None` or empty).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FormValues {
     /// 性别 (agrees with the ID).
     pub gender: Option<Gender>,
     /// 民族.
@@ -64,92 +73,13 @@ pub struct Registration {
     pub uninsured_reason: Option<UninsuredReason>,
     /// 参保意愿.
     pub willingness: Option<Willingness>,
-    /// What was normalised to accept the form (x→X, full-width digits, 15→18 …).
-    pub corrections: Vec<Correction>,
 }
 
-impl Registration {
-    /// Checks a form body against the indicator set, the loaded region tree and today's date in
-    /// China; either the typed registration or every field error found, in body order.
-    pub fn parse(body: &Value, regions: &RegionTree, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
-        let Some(object) = body.as_object() else {
-            return Err(vec![FieldError::new("body", Reason::Format, "登记内容应为一个 JSON 对象")]);
-        };
-        let mut p = FormParser { object, errors: Vec::new(), corrections: Vec::new() };
-        p.refuse_unknown_fields();
-
-        let id = p.required(Field::IdNumber).and_then(|t| p.keep(CitizenId::parse_at(t, today), "id_number"));
-        let name = p.required(Field::Name).and_then(|t| p.name(t));
-        let gender = p.text(Field::Gender).and_then(|t| p.keep(Gender::parse(t).map(plain), "gender"));
-        let ethnicity = p.text(Field::Ethnicity).and_then(|t| p.ethnicity(t));
-        let birth_date = p.text(Field::BirthDate).and_then(|t| p.date("birth_date", t, today));
-        if let Some(id) = id {
-            p.agrees_with_id(id, gender, birth_date);
-        }
-        let hukou_address = p.text(Field::HukouAddress).and_then(|t| p.free_text(Field::HukouAddress, t, MAX_ADDRESS_CHARS));
-        let hukou_region = p.text(Field::HukouRegion).and_then(|t| p.region("hukou_region", t, regions));
-        let residence_address =
-            p.text(Field::ResidenceAddress).and_then(|t| p.free_text(Field::ResidenceAddress, t, MAX_ADDRESS_CHARS));
-        let residence_region = p.text(Field::ResidenceRegion).and_then(|t| p.region("residence_region", t, regions));
-        let phone = p.text(Field::Phone).and_then(|t| p.keep(Phone::parse(t), "phone"));
-        let employment_status =
-            p.text(Field::EmploymentStatus).and_then(|t| p.keep(EmploymentStatus::parse(t).map(plain), "employment_status"));
-        let employer_name =
-            p.text(Field::EmployerName).and_then(|t| p.free_text(Field::EmployerName, t, MAX_EMPLOYER_NAME_CHARS));
-        let employer_credit_code =
-            p.text(Field::EmployerCreditCode).and_then(|t| p.keep(CreditCode::parse(t), "employer_credit_code"));
-        let insurance = p.insurance(regions, today);
-        let uninsured_reason =
-            p.text(Field::UninsuredReason).and_then(|t| p.keep(UninsuredReason::parse(t).map(plain), "uninsured_reason"));
-        if uninsured_reason.is_some() && insurance.iter().any(|e| e.status == EnrollmentStatus::Active) {
-            p.errors.push(FieldError::new(
-                "uninsured_reason",
-                Reason::Inconsistent,
-                "已填写正在参保缴费的险种，就不应再填写未参保原因，请删去其中一项",
-            ));
-        }
-        let willingness = p.willingness();
-
-        match (id, name) {
-            (Some(id), Some(name)) if p.errors.is_empty() => Ok(Registration {
-                id,
-                name,
-                gender,
-                ethnicity,
-                birth_date,
-                hukou_address,
-                hukou_region,
-                residence_address,
-                residence_region,
-                phone,
-                employment_status,
-                employer_name,
-                employer_credit_code,
-                insurance,
-                uninsured_reason,
-                willingness,
-                corrections: p.corrections,
-            }),
-            _ => Err(p.errors),
-        }
-    }
-
-    /// The regions the form places the person in, for a collector's or staff member's scope:
-    /// residence and hukou region as given, or the ID's address code when the form gives neither.
-    pub fn scope_regions(&self) -> Vec<String> {
-        let given: Vec<String> =
-            [self.residence_region, self.hukou_region].iter().flatten().map(|r| r.as_str().to_owned()).collect();
-        if given.is_empty() {
-            vec![self.id.county_code().to_owned()]
-        } else {
-            given
-        }
-    }
-
-    /// The form as what its source says about the person, for `merge_by_precedence`.
-    pub fn into_observation(self, provenance: Provenance) -> Observation {
-        let mut o = Observation::new(self.id, provenance);
-        o.name = Some(self.name);
+impl FormValues {
+    /// These values and a name as what `provenance` says about person `id`.
+    fn observe(self, id: CitizenId, name: Option<String>, provenance: Provenance) -> Observation {
+        let mut o = Observation::new(id, provenance);
+        o.name = name;
         o.gender = self.gender;
         o.ethnicity = self.ethnicity;
         o.birth_date = self.birth_date;
@@ -168,6 +98,121 @@ impl Registration {
     }
 }
 
+impl Registration {
+    /// Checks a form body against the indicator set, the loaded region tree and today's date in
+    /// China; either the typed registration or every field error found, in body order.
+    pub fn parse(body: &Value, regions: &RegionTree, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
+        let Some(object) = body.as_object() else {
+            return Err(vec![FieldError::new("body", Reason::Format, "登记内容应为一个 JSON 对象")]);
+        };
+        let mut p = FormParser { object, errors: Vec::new(), corrections: Vec::new() };
+        p.refuse_unknown_fields(FORM_FIELDS, &[]);
+        let id = p.required(Field::IdNumber).and_then(|t| p.keep(CitizenId::parse_at(t, today), "id_number"));
+        let name = p.required(Field::Name).and_then(|t| p.name(t));
+        let v = p.values(id, regions, today);
+        match (id, name) {
+            (Some(id), Some(name)) if p.errors.is_empty() => {
+                Ok(Registration { id, name, values: v, corrections: p.corrections })
+            }
+            _ => Err(p.errors),
+        }
+    }
+
+    /// The regions the form places the person in, for a collector's or staff member's scope:
+    /// residence and hukou region as given, or the ID's address code when the form gives neither.
+    pub fn scope_regions(&self) -> Vec<String> {
+        let v = &self.values;
+        let given: Vec<String> =
+            [v.residence_region, v.hukou_region].iter().flatten().map(|r| r.as_str().to_owned()).collect();
+        if given.is_empty() {
+            vec![self.id.county_code().to_owned()]
+        } else {
+            given
+        }
+    }
+
+    /// The form as what its source says about the person, for `merge_by_precedence`.
+    pub fn into_observation(self, provenance: Provenance) -> Observation {
+        self.values.observe(self.id, Some(self.name), provenance)
+    }
+}
+
+/// Longest reason for a staff correction or conflict resolution, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A staff correction (更正) of some fields of one person with its mandatory reason, each value
+/// checked by the same rules as the form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffCorrection {
+    /// The fields given, in indicator order.
+    pub fields: Vec<Field>,
+    /// Their new values, as the staff member's observation.
+    pub observation: Observation,
+    /// Why the fields were corrected (kept in the audit trail).
+    pub reason: String,
+}
+
+impl StaffCorrection {
+    /// Checks a correction body `{"reason": "…", <field>: <value>, …}` for person `id`; a
+    /// field that is absent or null is left as it is.
+    pub fn parse(
+        body: &Value,
+        id: CitizenId,
+        provenance: Provenance,
+        regions: &RegionTree,
+        today: NaiveDate,
+    ) -> Result<StaffCorrection, Vec<FieldError>> {
+        let Some(object) = body.as_object() else {
+            return Err(vec![FieldError::new("body", Reason::Format, "更正内容应为一个 JSON 对象")]);
+        };
+        let correctable: Vec<Field> = FORM_FIELDS.iter().copied().filter(|f| *f != Field::IdNumber).collect();
+        let mut p = FormParser { object, errors: Vec::new(), corrections: Vec::new() };
+        p.refuse_unknown_fields(&correctable, &["reason"]);
+        let reason = p.reason();
+        let name = p.text(Field::Name).and_then(|t| p.name(t));
+        let values = p.values(Some(id), regions, today);
+        let fields: Vec<Field> =
+            correctable.into_iter().filter(|f| object.get(f.as_str()).is_some_and(|v| !v.is_null())).collect();
+        if fields.is_empty() {
+            p.errors.push(FieldError::new("body", Reason::Required, "请至少填写一项要更正的内容"));
+        }
+        match reason {
+            Some(reason) if p.errors.is_empty() => {
+                Ok(StaffCorrection { fields, observation: values.observe(id, name, provenance), reason })
+            }
+            _ => Err(p.errors),
+        }
+    }
+
+    /// Sets each given field on `person` whatever its source's rank (a correction is the
+    /// bureau's decision), with the correction's provenance; returns the fields that changed.
+    pub fn apply(&self, person: &mut Person) -> Vec<Field> {
+        let o = &self.observation;
+        for field in &self.fields {
+            match field {
+                Field::Name => person.name = o.name.clone(),
+                Field::Gender => person.gender = o.gender,
+                Field::Ethnicity => person.ethnicity = o.ethnicity,
+                Field::BirthDate => person.birth_date = o.birth_date,
+                Field::HukouAddress => person.hukou_address = o.hukou_address.clone(),
+                Field::HukouRegion => person.hukou_region = o.hukou_region,
+                Field::ResidenceAddress => person.residence_address = o.residence_address.clone(),
+                Field::ResidenceRegion => person.residence_region = o.residence_region,
+                Field::Phone => person.phone = o.phone.clone(),
+                Field::EmploymentStatus => person.employment_status = o.employment_status,
+                Field::EmployerName => person.employer_name = o.employer_name.clone(),
+                Field::EmployerCreditCode => person.employer_credit_code = o.employer_credit_code,
+                Field::Insurance => person.declared_insurance = o.enrollments.clone(),
+                Field::UninsuredReason => person.uninsured_reason = o.uninsured_reason,
+                Field::Willingness => person.willingness = o.willingness,
+                Field::IdNumber | Field::PersonStatus | Field::Flags => continue,
+            }
+            person.provenance.insert(*field, o.provenance.clone());
+        }
+        self.fields.clone()
+    }
+}
+
 /// A value accepted as written, for parsers that return no corrections.
 fn plain<T>(value: T) -> crate::correction::Parsed<T> {
     crate::correction::Parsed::clean(value)
@@ -181,9 +226,62 @@ struct FormParser<'a> {
 }
 
 impl<'a> FormParser<'a> {
-    fn refuse_unknown_fields(&mut self) {
+    /// Every optional form field (all but id_number and name), checked by the same rules for
+    /// registrations and staff corrections.
+    fn values(&mut self, id: Option<CitizenId>, regions: &RegionTree, today: NaiveDate) -> FormValues {
+        let gender = self.text(Field::Gender).and_then(|t| self.keep(Gender::parse(t).map(plain), "gender"));
+        let ethnicity = self.text(Field::Ethnicity).and_then(|t| self.ethnicity(t));
+        let birth_date = self.text(Field::BirthDate).and_then(|t| self.date("birth_date", t, today));
+        if let Some(id) = id {
+            self.agrees_with_id(id, gender, birth_date);
+        }
+        let hukou_address =
+            self.text(Field::HukouAddress).and_then(|t| self.free_text(Field::HukouAddress, t, MAX_ADDRESS_CHARS));
+        let hukou_region = self.text(Field::HukouRegion).and_then(|t| self.region("hukou_region", t, regions));
+        let residence_address =
+            self.text(Field::ResidenceAddress).and_then(|t| self.free_text(Field::ResidenceAddress, t, MAX_ADDRESS_CHARS));
+        let residence_region = self.text(Field::ResidenceRegion).and_then(|t| self.region("residence_region", t, regions));
+        let phone = self.text(Field::Phone).and_then(|t| self.keep(Phone::parse(t), "phone"));
+        let employment_status = self
+            .text(Field::EmploymentStatus)
+            .and_then(|t| self.keep(EmploymentStatus::parse(t).map(plain), "employment_status"));
+        let employer_name =
+            self.text(Field::EmployerName).and_then(|t| self.free_text(Field::EmployerName, t, MAX_EMPLOYER_NAME_CHARS));
+        let employer_credit_code =
+            self.text(Field::EmployerCreditCode).and_then(|t| self.keep(CreditCode::parse(t), "employer_credit_code"));
+        let insurance = self.insurance(regions, today);
+        let uninsured_reason = self
+            .text(Field::UninsuredReason)
+            .and_then(|t| self.keep(UninsuredReason::parse(t).map(plain), "uninsured_reason"));
+        if uninsured_reason.is_some() && insurance.iter().any(|e| e.status == EnrollmentStatus::Active) {
+            self.errors.push(FieldError::new(
+                "uninsured_reason",
+                Reason::Inconsistent,
+                "已填写正在参保缴费的险种，就不应再填写未参保原因，请删去其中一项",
+            ));
+        }
+        let willingness = self.willingness();
+        FormValues {
+            gender,
+            ethnicity,
+            birth_date,
+            hukou_address,
+            hukou_region,
+            residence_address,
+            residence_region,
+            phone,
+            employment_status,
+            employer_name,
+            employer_credit_code,
+            insurance,
+            uninsured_reason,
+            willingness,
+        }
+    }
+
+    fn refuse_unknown_fields(&mut self, fields: &[Field], extra: &[&str]) {
         for key in self.object.keys() {
-            let known = FORM_FIELDS.iter().any(|f| f.as_str() == key);
+            let known = fields.iter().any(|f| f.as_str() == key) || extra.contains(&key.as_str());
             if known {
                 continue;
             }
@@ -214,6 +312,21 @@ impl<'a> FormParser<'a> {
     }
 
     /// The text of a mandatory field, reporting `required` when it is missing.
+    fn reason(&mut self) -> Option<String> {
+        let value = self.object.get("reason");
+        let Some(text) = self.text_at("reason", value) else {
+            if !matches!(value, Some(v) if !v.is_null() && !v.is_string()) {
+                self.errors.push(FieldError::new("reason", Reason::Required, "请填写更正原因"));
+            }
+            return None;
+        };
+        if text.trim().chars().count() > MAX_REASON_CHARS {
+            self.errors.push(FieldError::new("reason", Reason::TooLong, format!("原因最多{MAX_REASON_CHARS}个字，请精简")));
+            return None;
+        }
+        Some(text.trim().to_owned())
+    }
+
     fn required(&mut self, field: Field) -> Option<&'a str> {
         let present = matches!(self.object.get(field.as_str()), Some(Value::String(s)) if !s.trim().is_empty());
         let wrong_type = matches!(self.object.get(field.as_str()), Some(v) if !v.is_null() && !v.is_string());
@@ -476,10 +589,10 @@ mod tests {
     fn a_full_form_parses_into_typed_values() {
         let r = parse(&full()).unwrap();
         assert_eq!(r.id, id());
-        assert_eq!(r.gender, Some(Gender::Male));
-        assert_eq!(r.insurance[0].scheme, Scheme::ResidentMedical);
-        assert_eq!(r.residence_region.unwrap().as_str(), "510402001001");
-        assert_eq!(r.willingness, Some(Willingness::Willing));
+        assert_eq!(r.values.gender, Some(Gender::Male));
+        assert_eq!(r.values.insurance[0].scheme, Scheme::ResidentMedical);
+        assert_eq!(r.values.residence_region.unwrap().as_str(), "510402001001");
+        assert_eq!(r.values.willingness, Some(Willingness::Willing));
         assert!(r.corrections.is_empty());
         assert_eq!(r.scope_regions(), vec!["510402001001".to_string(), "510402001".to_string()]);
     }
@@ -589,8 +702,8 @@ mod tests {
         v["willingness"] = json!(true);
         let r = parse(&v).unwrap();
         assert_eq!(r.name, "张三");
-        assert_eq!(r.ethnicity, Some(Ethnicity::HAN));
-        assert_eq!(r.willingness, Some(Willingness::Willing));
+        assert_eq!(r.values.ethnicity, Some(Ethnicity::HAN));
+        assert_eq!(r.values.willingness, Some(Willingness::Willing));
         let kinds: Vec<_> = r.corrections.iter().map(|c| (c.field.as_str(), c.kind)).collect();
         assert!(kinds.contains(&("id_number", CorrectionKind::Whitespace)));
         assert!(kinds.contains(&("name", CorrectionKind::Whitespace)));
@@ -611,5 +724,27 @@ mod tests {
             assert!(o.field_text(*f).is_some() || matches!(f, Field::EmployerName | Field::EmployerCreditCode | Field::UninsuredReason), "{f}");
         }
         assert_eq!(codes(&json!([1])), vec![("body".into(), Reason::Format)]);
+    }
+
+    #[test]
+    fn staff_corrections_need_a_reason_and_set_only_given_fields() {
+        use crate::codes::Source;
+        use crate::person::Origin;
+        let prov = Provenance { source: Source::Hrss, origin: Origin::Staff("王".into()), at: chrono::Utc::now() };
+        let tree = RegionTree::panzhihua_demo();
+        let parse = |v: Value| StaffCorrection::parse(&v, id(), prov.clone(), &tree, today());
+        let errs: Vec<_> = parse(json!({"phone": "1"})).unwrap_err().into_iter().map(|e| (e.field, e.code)).collect();
+        assert_eq!(errs, vec![("reason".to_string(), Reason::Required), ("phone".to_string(), Reason::Format)]);
+        let errs = parse(json!({"reason": "核对户口本", "id_number": "x"})).unwrap_err();
+        assert_eq!(errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), vec!["id_number", "body"]);
+
+        let c = parse(json!({"reason": "核对户口本", "name": "张叁", "phone": "13900001111", "gender": null})).unwrap();
+        assert_eq!(c.fields, vec![Field::Name, Field::Phone]);
+        let mut person = Person::new(id());
+        person.gender = Some(Gender::Male);
+        assert_eq!(c.apply(&mut person), vec![Field::Name, Field::Phone]);
+        assert_eq!(person.name.as_deref(), Some("张叁"));
+        assert_eq!(person.gender, Some(Gender::Male));
+        assert_eq!(person.provenance[&Field::Phone].origin, Origin::Staff("王".into()));
     }
 }
