@@ -126,6 +126,15 @@ fn a_trapping_component_gets_500_and_the_host_keeps_serving() {
 }
 
 #[test]
+fn large_request_bodies_reach_the_component() {
+    let t = TestApp::new(&one_component("", ""));
+    let app = t.start();
+    let body = "x".repeat(20 * 1024 * 1024);
+    assert_eq!(post(&format!("{}/len", app.base_url()), &body), (200, body.len().to_string()));
+    app.stop();
+}
+
+#[test]
 fn banner_lists_routes_like_spin_up() {
     let t = TestApp::new(ROUTES);
     let app = t.start();

@@ -152,3 +152,44 @@ fn sqlite_concurrent_writers_wait_instead_of_failing() {
     assert_eq!(r[0]["rows"], json!([[40]]));
     app.stop();
 }
+
+#[test]
+fn runtime_config_defines_extra_databases_in_files_and_memory() {
+    let t = TestApp::new(&one_component(r#"sqlite_databases = ["reports", "scratch"]"#, ""));
+    let rc = t.dir.path().join("rc.toml");
+    std::fs::write(
+        &rc,
+        "[sqlite_database.reports]\ntype = \"spin\"\npath = \"data/reports.db\"\n[sqlite_database.scratch]\ntype = \"spin\"\n",
+    )
+    .unwrap();
+    let mut opts = t.options();
+    opts.runtime_config = Some(rc);
+
+    let app = canbao_host::start(opts.clone()).unwrap();
+    for db in ["reports", "scratch"] {
+        let r = sql(&app, db, json!([{"sql": "CREATE TABLE r (v TEXT)"}, {"sql": "INSERT INTO r VALUES ('kept')"}]));
+        assert!(r.iter().all(|x| x.get("error").is_none()), "{db}: {r:?}");
+        // A second connection sees the data, in memory too.
+        let r = sql(&app, db, json!([{"sql": "SELECT v FROM r"}]));
+        assert_eq!(r[0]["rows"], json!([["kept"]]), "{db}");
+    }
+    app.stop();
+    assert!(t.dir.path().join("data/reports.db").is_file());
+
+    let app = canbao_host::start(opts).unwrap();
+    assert_eq!(sql(&app, "reports", json!([{"sql": "SELECT v FROM r"}]))[0]["rows"], json!([["kept"]]));
+    let r = sql(&app, "scratch", json!([{"sql": "SELECT v FROM r"}]));
+    assert!(r[0]["error"].as_str().unwrap().contains("no such table"), "memory is fresh per start: {r:?}");
+    app.stop();
+}
+
+#[test]
+fn unsupported_backend_type_fails_start_up() {
+    let t = TestApp::new(&kv_manifest());
+    let rc = t.dir.path().join("rc.toml");
+    std::fs::write(&rc, "[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://localhost\"\n").unwrap();
+    let mut opts = t.options();
+    opts.runtime_config = Some(rc);
+    let e = t.start_error(opts);
+    assert!(e.contains("redis") && e.contains("key_value_store.cache"), "{e}");
+}
