@@ -236,6 +236,7 @@ fn component_ctx(
         key_value_stores: def.key_value_stores.iter().cloned().collect(),
         sqlite_databases: def.sqlite_databases.iter().cloned().collect(),
         variables,
+        environment: def.environment.clone().into_iter().collect(),
         allowed_hosts: Arc::new(allowed_hosts),
         stdout: LogSink::new(id, Stream::Stdout, Some(log_dir), echo)?,
         stderr: LogSink::new(id, Stream::Stderr, Some(log_dir), echo)?,

@@ -52,6 +52,8 @@ pub struct ComponentDef {
     pub sqlite_databases: Vec<String>,
     /// Outbound host patterns, still templated (`https://{{ feed_host }}`).
     pub allowed_outbound_hosts: Vec<String>,
+    /// `environment`: variables the component sees through wasi:cli/environment.
+    pub environment: BTreeMap<String, String>,
     /// Component variables: name to template.
     pub variables: BTreeMap<String, String>,
 }
@@ -130,6 +132,8 @@ struct RawComponent {
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
     variables: BTreeMap<String, String>,
 }
 
@@ -189,6 +193,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<App> {
                 key_value_stores: c.key_value_stores,
                 sqlite_databases: c.sqlite_databases,
                 allowed_outbound_hosts: c.allowed_outbound_hosts,
+                environment: c.environment,
                 variables: c.variables,
             },
         );

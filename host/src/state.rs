@@ -36,6 +36,8 @@ pub struct ComponentCtx {
     pub sqlite_databases: HashSet<String>,
     /// Its resolved variables.
     pub variables: HashMap<String, String>,
+    /// Its `environment` from the manifest (empty unless declared, as in Spin).
+    pub environment: Vec<(String, String)>,
     /// Its outbound allow-list.
     pub allowed_hosts: Arc<AllowedHosts>,
     /// Where its stdout goes.
@@ -58,9 +60,11 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// Fresh state for a new instance of `component`: no env, no preopens, no sockets.
+    /// Fresh state for a new instance of `component`: only its manifest environment, no
+    /// preopens, no sockets.
     pub fn new(component: Arc<ComponentCtx>) -> HostState {
         let wasi = WasiCtx::builder()
+            .envs(&component.environment)
             .stdout(component.stdout.clone())
             .stderr(component.stderr.clone())
             .allow_tcp(false)

@@ -92,3 +92,15 @@ fn port_in_use_fails_start_up() {
     let e = t.start_error(opts);
     assert!(e.contains("cannot listen"), "{e}");
 }
+
+#[test]
+fn components_see_only_their_manifest_environment() {
+    let t = TestApp::new(&one_component("environment = { REGION = \"4301\", MODE = \"test\" }", ""));
+    let app = t.start();
+    let (status, body) = get(&format!("{}/env", app.base_url()));
+    assert_eq!(status, 200);
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["MODE=test", "REGION=4301"], "no host environment leaks in");
+    app.stop();
+}
