@@ -41,8 +41,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these
-/// when it opens a connection. `synchronous=NORMAL` with WAL measured about 8× faster writes.
+/// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these,
+/// best-effort, when it opens a connection. `synchronous=NORMAL` with WAL measured about 8× faster writes.
 pub(crate) const CONNECTION_PRAGMAS: &[&str] = &["PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000"];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -91,10 +91,20 @@ fn apply(db: &dyn Sql, m: &Migration) -> Result<bool, StorageError> {
         return Ok(false);
     }
     for statement in split_statements(m.sql) {
-        db.exec(&statement, &[])?;
+        match db.exec(&statement, &[]) {
+            // PRAGMAs here are performance settings; a backend that refuses them (a remote
+            // libSQL behind runtime-config.toml) still has a correct schema without them.
+            Err(_) if is_pragma(&statement) => {}
+            result => result?,
+        }
     }
     db.exec(RECORD_APPLIED, &[SqlValue::Integer(m.version), SqlValue::from(m.name)])?;
     Ok(true)
+}
+
+/// Whether a statement is a PRAGMA (best-effort everywhere in storage).
+pub(crate) fn is_pragma(statement: &str) -> bool {
+    statement.trim_start().get(..6).is_some_and(|w| w.eq_ignore_ascii_case("PRAGMA"))
 }
 
 /// Splits SQL text into single statements at `;`, respecting quotes, comments (dropped), and
@@ -224,5 +234,6 @@ mod tests {
             assert!(parts.iter().all(|p| !p.ends_with(';')));
         }
         assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+        assert!(is_pragma("  pragma journal_mode=WAL") && !is_pragma("SELECT 1") && !is_pragma("PRAG"));
     }
 }

@@ -44,7 +44,11 @@ impl NativeSql {
     }
 
     fn apply_connection_pragmas(&self) -> Result<(), StorageError> {
-        CONNECTION_PRAGMAS.iter().try_for_each(|p| self.exec(p, &[]))
+        // Best-effort: a refused performance setting must not make the database unusable.
+        CONNECTION_PRAGMAS.iter().for_each(|p| {
+            let _ = self.exec(p, &[]);
+        });
+        Ok(())
     }
 }
 

@@ -37,7 +37,10 @@ impl SpinSql {
     pub fn open(label: &str) -> Result<Self, StorageError> {
         let conn = Connection::open(label).map_err(|e| StorageError::Unavailable(e.to_string()))?;
         let db = SpinSql { conn };
-        CONNECTION_PRAGMAS.iter().try_for_each(|p| db.exec(p, &[]))?;
+        // Best-effort: a backend that refuses a performance setting (remote libSQL) still works.
+        for pragma in CONNECTION_PRAGMAS {
+            let _ = db.exec(pragma, &[]);
+        }
         migrate(&db)?;
         Ok(db)
     }
