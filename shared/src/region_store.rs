@@ -13,9 +13,13 @@ const ANY_LOADED: &str = "SELECT EXISTS (SELECT 1 FROM regions)";
 /// Every loaded region, parents before children.
 const SELECT_ALL: &str = "SELECT code, name, parent_code FROM regions ORDER BY code";
 /// The direct children of a region.
-const SELECT_CHILDREN: &str = "SELECT code, name, parent_code FROM regions WHERE parent_code = ? ORDER BY code";
+const SELECT_CHILDREN: &str = "SELECT code, name, parent_code,
+    EXISTS (SELECT 1 FROM regions c WHERE c.parent_code = r.code) AS has_children
+    FROM regions r WHERE parent_code = ? ORDER BY code";
 /// The regions without a parent (the city, and counties outside it loaded as roots).
-const SELECT_ROOTS: &str = "SELECT code, name, parent_code FROM regions WHERE parent_code IS NULL ORDER BY code";
+const SELECT_ROOTS: &str = "SELECT code, name, parent_code,
+    EXISTS (SELECT 1 FROM regions c WHERE c.parent_code = r.code) AS has_children
+    FROM regions r WHERE parent_code IS NULL ORDER BY code";
 /// Add a region or rename it; its parent never changes (it is implied by the code).
 const UPSERT: &str = "INSERT INTO regions (code, name, parent_code, loaded_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (code) DO UPDATE SET name = excluded.name, loaded_at = excluded.loaded_at
@@ -54,14 +58,16 @@ pub fn tree_for_codes<'a>(db: &dyn Sql, codes: impl IntoIterator<Item = &'a str>
     tree_from_rows(db.execute(&sql, &params)?.iter().map(|r| row_triple(&r)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The children of `parent` (or the roots), from the loaded tree or the shipped one.
-pub fn children(db: &dyn Sql, parent: Option<RegionCode>) -> Result<Vec<Region>, StorageError> {
+/// The children of `parent` (or the roots), each with whether it has children of its own, from
+/// the loaded tree or the shipped one.
+pub fn children(db: &dyn Sql, parent: Option<RegionCode>) -> Result<Vec<(Region, bool)>, StorageError> {
     if !any_loaded(db)? {
         let tree = RegionTree::panzhihua_demo();
-        return Ok(match parent {
+        let list: Vec<Region> = match parent {
             Some(p) => tree.children(p).cloned().collect(),
             None => tree.roots().cloned().collect(),
-        });
+        };
+        return Ok(list.into_iter().map(|r| (tree.children(r.code).next().is_some(), r)).map(|(c, r)| (r, c)).collect());
     }
     let rows = match parent {
         Some(p) => db.execute(SELECT_CHILDREN, &[p.as_str().into()])?,
@@ -70,11 +76,9 @@ pub fn children(db: &dyn Sql, parent: Option<RegionCode>) -> Result<Vec<Region>,
     rows.iter()
         .map(|r| {
             let (code, name, parent) = row_triple(&r)?;
-            Ok(Region {
-                code: parse_stored(&code)?,
-                name,
-                parent: parent.as_deref().map(parse_stored).transpose()?,
-            })
+            let region =
+                Region { code: parse_stored(&code)?, name, parent: parent.as_deref().map(parse_stored).transpose()? };
+            Ok((region, r.get::<bool>("has_children")?))
         })
         .collect()
 }
@@ -137,7 +141,7 @@ mod tests {
     fn the_shipped_tree_stands_in_until_one_is_loaded() {
         let db = NativeSql::open_in_memory().unwrap();
         let roots = children(&db, None).unwrap();
-        assert_eq!(roots[0].code.as_str(), "510400");
+        assert_eq!((roots[0].0.code.as_str(), roots[0].1), ("510400", true));
         assert_eq!(children(&db, Some(code("510400"))).unwrap().len(), 5);
         assert!(load_tree(&db).unwrap().get(code("510402001")).is_some());
     }
@@ -164,7 +168,7 @@ mod tests {
         let rename = "code,name,parent_code\n510402001,炳草岗街道办事处,510402\n";
         let report = db.transaction(|tx| load_csv(tx, rename.as_bytes(), now)).unwrap().unwrap();
         assert_eq!((report.updated, report.added), (1, 0));
-        assert_eq!(children(&db, Some(code("510402"))).unwrap()[0].name, "炳草岗街道办事处");
+        assert_eq!(children(&db, Some(code("510402"))).unwrap()[0].0.name, "炳草岗街道办事处");
         assert_eq!(load_tree(&db).unwrap().len(), 9);
     }
 }
