@@ -99,7 +99,7 @@ impl CitizenId {
         }
         let lowered;
         if n == 18 && s.ends_with('x') {
-            lowered = format!("{}X", &s[..17]);
+            lowered = format!("{}X", &s[..s.len() - 1]);
             corrections.push(Correction::new(ID_FIELD, CorrectionKind::IdLowercaseX, s, lowered.as_str()));
             s = &lowered;
         }
@@ -670,6 +670,21 @@ mod tests {
             prop_assert!((1900..2000).contains(&p.value.birth_date().year()));
             prop_assert_eq!(CitizenId::parse_at(p.value.as_str(), TODAY).unwrap().value, p.value);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn no_text_makes_a_parser_panic(text in ".{0,20}x?|[0-9０-９xX\\- ]{8,20}") {
+            let _ = CitizenId::parse_at(&text, TODAY);
+            let _ = OrgCode::parse(&text);
+            let _ = CreditCode::parse(&text);
+            let _ = Phone::parse(&text);
+        }
+    }
+
+    #[test]
+    fn eighteen_characters_ending_in_x_but_not_ascii_are_refused() {
+        assert_eq!(reason("身份证号码身份证号码身份证号码身份x"), Reason::Charset);
     }
 
     // --- organisation and credit codes
