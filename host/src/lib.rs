@@ -173,9 +173,18 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
         .enable_all()
         .thread_name("canbao-host-worker")
         .build()?;
-    let listener = runtime
-        .block_on(listen(opts.listen))
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let bound = {
+        let _in_runtime = runtime.enter();
+        listen(opts.listen)
+    };
+    let listener = match bound {
+        Ok(l) => l,
+        Err(e) => {
+            // Dropping a runtime blocks, which panics if the caller is itself async.
+            runtime.shutdown_background();
+            return Err(anyhow::Error::from(e).context(format!("cannot listen on {}", opts.listen)));
+        }
+    };
     let addr = listener.local_addr()?;
     let banner = banner(&app, addr);
 
@@ -196,7 +205,7 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
 }
 
 /// Binds with a backlog deep enough for bursts of new connections (std's default is 128).
-async fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;

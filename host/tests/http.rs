@@ -195,3 +195,15 @@ fn stop_lets_in_flight_requests_finish() {
     assert_eq!(inflight.join().unwrap(), (200, "slept".to_string()));
     assert!(std::net::TcpStream::connect(addr).is_err(), "still accepting after stop");
 }
+
+#[tokio::test]
+async fn start_and_stop_work_from_inside_an_async_runtime() {
+    let t = TestApp::new(&one_component("", ""));
+    let app = t.start();
+    assert_eq!(get(&format!("{}/echo", app.base_url())).0, 200);
+    app.stop();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut opts = t.options();
+    opts.listen = taken.local_addr().unwrap();
+    assert!(t.start_error(opts).contains("cannot listen"));
+}
