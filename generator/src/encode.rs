@@ -1,7 +1,7 @@
 //! Writing one department file three ways at once — CSV in UTF-8 (with or without BOM), CSV in
 //! GB18030, and XLSX — row by row, to memory or to disk, so a 1.2-million-person city streams.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use encoding_rs::GB18030;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 use std::io::Write;
@@ -133,18 +133,145 @@ impl Sink {
     }
 }
 
+/// GB18030 bytes of every BMP character, looked up through encoding_rs once per character and
+/// kept: department files repeat a few thousand characters millions of times.
+struct Gb18030Table {
+    /// (length, bytes) per code point below U+10000; length 0 = not looked up yet.
+    bmp: Vec<(u8, [u8; 4])>,
+}
+
+impl Gb18030Table {
+    fn new() -> Self {
+        Gb18030Table { bmp: vec![(0, [0; 4]); 0x10000] }
+    }
+
+    fn encode_char(c: char) -> (u8, [u8; 4]) {
+        let mut tmp = [0u8; 4];
+        let (bytes, _, _) = GB18030.encode(c.encode_utf8(&mut tmp));
+        let mut out = [0u8; 4];
+        let n = bytes.len().min(4);
+        out[..n].copy_from_slice(&bytes[..n]);
+        (n as u8, out)
+    }
+
+    fn encode(&mut self, text: &str, out: &mut Vec<u8>) {
+        for c in text.chars() {
+            if c.is_ascii() {
+                out.push(c as u8);
+                continue;
+            }
+            let (n, b) = if (c as u32) < 0x10000 {
+                let slot = &mut self.bmp[c as usize];
+                if slot.0 == 0 {
+                    *slot = Self::encode_char(c);
+                }
+                *slot
+            } else {
+                Self::encode_char(c)
+            };
+            out.extend_from_slice(&b[..n as usize]);
+        }
+    }
+}
+
+/// Rows handed to the XLSX thread at a time.
+const XLSX_BATCH: usize = 2048;
+
+/// The XLSX encoding, written on its own thread (deflate is the most expensive part of a run).
+struct XlsxWorker {
+    tx: std::sync::mpsc::SyncSender<Vec<Vec<Cell>>>,
+    batch: Vec<Vec<Cell>>,
+    handle: std::thread::JoinHandle<anyhow::Result<Vec<u8>>>,
+}
+
+impl XlsxWorker {
+    fn start(path: Option<std::path::PathBuf>, dates: XlsxDates) -> XlsxWorker {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<Cell>>>(8);
+        let handle = std::thread::spawn(move || -> anyhow::Result<Vec<u8>> {
+            let x = |e: rust_xlsxwriter::XlsxError| anyhow::anyhow!("xlsx: {e}");
+            let mut wb = Workbook::new();
+            // A fixed creation time keeps the bytes identical for the same seed.
+            wb.set_properties(&DocProperties::new().set_creation_datetime(&ExcelDateTime::from_ymd(2025, 1, 1).map_err(x)?));
+            wb.set_zip_compression_level(1);
+            let date_format = Format::new().set_num_format("yyyy-mm-dd");
+            let ws = if path.is_some() { wb.add_worksheet_with_constant_memory().map_err(x)? } else { wb.add_worksheet() };
+            let mut row = 0u32;
+            for batch in rx {
+                for cells in batch {
+                    for (col, cell) in cells.iter().enumerate() {
+                        let col = col as u16;
+                        match cell {
+                            Cell::Empty => {}
+                            Cell::Text(s) if s.is_empty() => {}
+                            Cell::Text(s) => {
+                                ws.write_string(row, col, s).map_err(x)?;
+                            }
+                            Cell::Int(n) => {
+                                ws.write_number(row, col, *n as f64).map_err(x)?;
+                            }
+                            Cell::Date(d) => match dates {
+                                XlsxDates::Text => {
+                                    ws.write_string(row, col, d.format("%Y-%m-%d").to_string()).map_err(x)?;
+                                }
+                                XlsxDates::DateCells => {
+                                    ws.write_number_with_format(row, col, excel_serial(*d) as f64, &date_format).map_err(x)?;
+                                }
+                                XlsxDates::Serial => {
+                                    ws.write_number(row, col, excel_serial(*d) as f64).map_err(x)?;
+                                }
+                            },
+                        }
+                    }
+                    row += 1;
+                }
+            }
+            match path {
+                Some(p) => {
+                    wb.save(p).map_err(x)?;
+                    Ok(Vec::new())
+                }
+                None => wb.save_to_buffer().map_err(x),
+            }
+        });
+        XlsxWorker { tx, batch: Vec::with_capacity(XLSX_BATCH), handle }
+    }
+
+    fn row(&mut self, cells: Vec<Cell>) -> anyhow::Result<()> {
+        self.batch.push(cells);
+        if self.batch.len() >= XLSX_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(XLSX_BATCH));
+        if self.tx.send(b).is_err() {
+            anyhow::bail!("the XLSX writer stopped early");
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<Vec<u8>> {
+        let sent = self.flush();
+        drop(self.tx);
+        let bytes = self.handle.join().map_err(|_| anyhow::anyhow!("the XLSX writer panicked"))??;
+        sent?;
+        Ok(bytes)
+    }
+}
+
 /// Writes one department file in every requested encoding, a row at a time.
 pub struct FileWriter {
     utf8: Option<Sink>,
     gb: Option<Sink>,
-    gb_encoder: encoding_rs::Encoder,
+    gb_table: Box<Gb18030Table>,
     gb_buf: Vec<u8>,
-    xlsx: Option<(Workbook, Option<std::path::PathBuf>)>,
-    xlsx_dates: XlsxDates,
-    date_format: Format,
-    row: u32,
+    xlsx: Option<XlsxWorker>,
     line: String,
-    texts: Vec<String>,
 }
 
 /// The bytes of a file written to memory (empty vectors for encodings not produced or written
@@ -182,73 +309,32 @@ impl FileWriter {
             }
         }
         let gb = if formats.gb18030 { Some(open(format!("{stem}.gb18030.csv"))?) } else { None };
-        let xlsx = if formats.xlsx {
-            let mut wb = Workbook::new();
-            // A fixed creation time keeps the bytes identical for the same seed.
-            let created = ExcelDateTime::from_ymd(2025, 1, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
-            wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
-            if dir.is_some() {
-                wb.add_worksheet_with_constant_memory().map_err(|e| anyhow::anyhow!("xlsx: {e}"))?;
-            } else {
-                wb.add_worksheet();
-            }
-            Some((wb, dir.map(|d| d.join(format!("{stem}.xlsx")))))
-        } else {
-            None
-        };
+        let xlsx = formats.xlsx.then(|| XlsxWorker::start(dir.map(|d| d.join(format!("{stem}.xlsx"))), xlsx_dates));
         Ok(FileWriter {
             utf8,
             gb,
-            gb_encoder: GB18030.new_encoder(),
+            gb_table: Box::new(Gb18030Table::new()),
             gb_buf: Vec::new(),
             xlsx,
-            xlsx_dates,
-            date_format: Format::new().set_num_format("yyyy-mm-dd"),
-            row: 0,
             line: String::new(),
-            texts: Vec::new(),
         })
     }
 
     /// Writes one row (the header is the first row, as text cells).
-    pub fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()> {
-        self.texts.clear();
-        self.texts.extend(cells.iter().map(Cell::text));
+    pub fn row(&mut self, cells: Vec<Cell>) -> anyhow::Result<()> {
         self.line.clear();
-        csv_line(&self.texts, &mut self.line);
+        csv_line_cells(&cells, &mut self.line);
         if let Some(s) = self.utf8.as_mut() {
             s.write_all(self.line.as_bytes())?;
         }
         if let Some(s) = self.gb.as_mut() {
             self.gb_buf.clear();
-            self.gb_buf.reserve(self.line.len() * 2 + 16);
-            let (res, _read) = self.gb_encoder.encode_from_utf8_to_vec_without_replacement(&self.line, &mut self.gb_buf, false);
-            if let encoding_rs::EncoderResult::Unmappable(c) = res {
-                anyhow::bail!("GB18030 cannot encode {c:?}");
-            }
+            self.gb_table.encode(&self.line, &mut self.gb_buf);
             s.write_all(&self.gb_buf)?;
         }
-        if let Some((wb, _)) = self.xlsx.as_mut() {
-            let ws = wb.worksheet_from_index(0).map_err(|e| anyhow::anyhow!("{e}"))?;
-            for (col, cell) in cells.iter().enumerate() {
-                let col = col as u16;
-                let r = match cell {
-                    Cell::Empty => continue,
-                    Cell::Text(s) if s.is_empty() => continue,
-                    Cell::Text(s) => ws.write_string(self.row, col, s).map(|_| ()),
-                    Cell::Int(n) => ws.write_number(self.row, col, *n as f64).map(|_| ()),
-                    Cell::Date(d) => match self.xlsx_dates {
-                        XlsxDates::Text => ws.write_string(self.row, col, d.format("%Y-%m-%d").to_string()).map(|_| ()),
-                        XlsxDates::DateCells => {
-                            ws.write_number_with_format(self.row, col, excel_serial(*d) as f64, &self.date_format).map(|_| ())
-                        }
-                        XlsxDates::Serial => ws.write_number(self.row, col, excel_serial(*d) as f64).map(|_| ()),
-                    },
-                };
-                r.map_err(|e| anyhow::anyhow!("xlsx: {e}"))?;
-            }
+        if let Some(x) = self.xlsx.as_mut() {
+            x.row(cells)?;
         }
-        self.row += 1;
         Ok(())
     }
 
@@ -261,12 +347,35 @@ impl FileWriter {
         if let Some(s) = self.gb {
             w.csv_gb18030 = s.finish()?;
         }
-        if let Some((mut wb, path)) = self.xlsx {
-            match path {
-                Some(p) => wb.save(p).map_err(|e| anyhow::anyhow!("xlsx: {e}"))?,
-                None => w.xlsx = wb.save_to_buffer().map_err(|e| anyhow::anyhow!("xlsx: {e}"))?,
-            }
+        if let Some(x) = self.xlsx {
+            w.xlsx = x.finish()?;
         }
         Ok(w)
     }
+}
+
+/// Appends one CSV record of cells (dates ISO) to `out`, without allocating per cell.
+fn csv_line_cells(cells: &[Cell], out: &mut String) {
+    use std::fmt::Write as _;
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match c {
+            Cell::Empty => {}
+            Cell::Text(s) if s.contains([',', '"', '\r', '\n']) => {
+                out.push('"');
+                out.push_str(&s.replace('"', "\"\""));
+                out.push('"');
+            }
+            Cell::Text(s) => out.push_str(s),
+            Cell::Date(d) => {
+                let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+            }
+            Cell::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+        }
+    }
+    out.push_str("\r\n");
 }

@@ -8,7 +8,8 @@ use canbao::codes::{EmploymentStatus, EnrollmentStatus, Ethnicity, Gender, Perso
 use canbao::ids::CitizenId;
 use chrono::NaiveDate;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use crate::rng::{fx_hash, FxHashMap as HashMap};
+use std::collections::BTreeMap;
 
 /// A civil-affairs category (类别).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,8 +44,8 @@ pub struct Facts {
     pub ethnicity: Option<Ethnicity>,
     /// Identity: birth date.
     pub birth: Option<NaiveDate>,
-    /// Identity: hukou address.
-    pub hukou_address: Option<String>,
+    /// Identity: hukou address (its hash; only equality matters).
+    pub hukou_address: Option<u64>,
     /// Identity: hukou region code.
     pub hukou_region: Option<String>,
     /// Contact: a residence address is given.
@@ -209,11 +210,9 @@ pub struct Sim {
     pub persons: Vec<SimPerson>,
 }
 
-fn hash_text(s: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
+/// The hash the simulation keeps of a hukou address (only equality matters).
+pub fn hash_text(s: &str) -> u64 {
+    fx_hash(s)
 }
 
 /// Merges one identity value by precedence; returns (new conflict, ambiguous).
@@ -306,7 +305,11 @@ impl Sim {
             out.ambiguous += u32::from(a);
         };
         if let Some(v) = &f.name {
-            note(merge(&mut p.name, v.clone(), rank, &mut p.open_conflicts, F_NAME));
+            if p.name.as_ref().is_none_or(|n| n.0 != *v) {
+                note(merge(&mut p.name, v.clone(), rank, &mut p.open_conflicts, F_NAME));
+            } else if let Some(n) = p.name.as_mut() {
+                n.1 = n.1.min(rank);
+            }
         }
         if let Some(v) = f.gender {
             note(merge(&mut p.gender, v, rank, &mut p.open_conflicts, F_GENDER));
@@ -317,15 +320,21 @@ impl Sim {
         if let Some(v) = f.birth {
             note(merge(&mut p.birth, v, rank, &mut p.open_conflicts, F_BIRTH));
         }
-        if let Some(v) = &f.hukou_address {
-            note(merge(&mut p.hukou_address, hash_text(v), rank, &mut p.open_conflicts, F_HUKOU_ADDRESS));
+        if let Some(v) = f.hukou_address {
+            note(merge(&mut p.hukou_address, v, rank, &mut p.open_conflicts, F_HUKOU_ADDRESS));
         }
         if let Some(v) = &f.hukou_region {
-            note(merge(&mut p.hukou_region, v.clone(), rank, &mut p.open_conflicts, F_HUKOU_REGION));
+            if p.hukou_region.as_ref().is_none_or(|n| n.0 != *v) {
+                note(merge(&mut p.hukou_region, v.clone(), rank, &mut p.open_conflicts, F_HUKOU_REGION));
+            } else if let Some(n) = p.hukou_region.as_mut() {
+                n.1 = n.1.min(rank);
+            }
         }
         p.residence_address |= f.residence_address;
         if let Some(r) = &f.residence_region {
-            p.residence_region = Some(r.clone());
+            if p.residence_region.as_deref() != Some(r.as_str()) {
+                p.residence_region = Some(r.clone());
+            }
         }
         p.phone |= f.phone;
         if let Some(e) = f.employment {
@@ -508,7 +517,7 @@ fn near(a: &[u8], b: &[u8]) -> Option<&'static str> {
 
 /// Every candidate pair among the persons the database holds (all statuses).
 pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::default();
     for (i, p) in sim.persons.iter().enumerate() {
         if let Some(n) = p.name() {
             by_name.entry(n).or_default().push(i);
@@ -525,7 +534,7 @@ pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
     };
     for group in by_name.values().filter(|g| g.len() > 1) {
         // Same name, birth date, gender and address code.
-        let mut same: HashMap<(Option<NaiveDate>, Option<Gender>, &str), Vec<usize>> = HashMap::new();
+        let mut same: HashMap<(Option<NaiveDate>, Option<Gender>, &str), Vec<usize>> = HashMap::default();
         for &i in group {
             let p = &sim.persons[i];
             same.entry((p.birth.map(|b| b.0), p.gender.map(|g| g.0), p.id.county_code())).or_default().push(i);
@@ -548,7 +557,7 @@ pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
                 }
             }
         } else {
-            let mut buckets: HashMap<(usize, [u8; 17]), Vec<usize>> = HashMap::new();
+            let mut buckets: HashMap<(usize, [u8; 17]), Vec<usize>> = HashMap::default();
             for &i in group {
                 let b: [u8; 17] = sim.persons[i].id.as_str().as_bytes()[..17].try_into().expect("17 bytes");
                 for pos in 0..17 {

@@ -7,13 +7,14 @@ use crate::errors::{self, Kind, Rates};
 use crate::expected::{Applied, CivilCategory, Facts, Sim};
 use crate::geo::{self, Geography};
 use crate::names;
-use crate::population::{id_key, Person, Population, UnitKind, OUTSIDE_COUNTIES};
+use crate::population::{id_key, Person, Population, UnitKind};
 use crate::rng::{Rng, Stream};
 use canbao::codes::{EnrollmentStatus, Ethnicity, Gender, PersonStatus, Source};
 use canbao::ids::{citizen_id_check_char, CitizenId};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use crate::rng::{fx_hash, FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::{BTreeMap, VecDeque};
 
 /// The canonical load order the expected outcome assumes (registrations come after these).
 pub const LOAD_ORDER: [Source; 10] = [
@@ -470,7 +471,7 @@ impl Run<'_> {
             facts.hukou_region = Some(hukou.region.clone());
             if cols.contains(&Col::HukouAddress) {
                 set(cols, &mut cells, Col::HukouAddress, Cell::Text(hukou.text.clone()));
-                facts.hukou_address = Some(hukou.text.clone());
+                facts.hukou_address = Some(crate::expected::hash_text(&hukou.text));
             }
         }
         if cols.contains(&Col::ResidenceAddress) && rng.chance(res_p) {
@@ -591,7 +592,7 @@ impl Run<'_> {
                 let county = &row.id.map(|i| i.county_code().to_string()).unwrap_or_else(|| "510402".into());
                 let county = if county.starts_with(geo::CITY_PREFIX) { county.clone() } else { "510402".into() };
                 let code = if col == Col::EnrollRegion { "510499".to_string() } else { format!("{county}{}", rng.range(900_000, 999_999)) };
-                if geo::is_known(&code, OUTSIDE_COUNTIES) {
+                if geo::is_known(&code) {
                     return false;
                 }
                 set(cols, cells, col, Cell::Text(code));
@@ -773,7 +774,7 @@ impl Run<'_> {
             let stem = format!("{:02}_{}", index + 1, source.code());
             let stem = if many { format!("{stem}_p{part}") } else { stem };
             let mut writer = FileWriter::new(self.formats, self.dir, &stem, bom, xlsx_dates)?;
-            writer.row(&header.iter().map(|h| Cell::Text(h.clone())).collect::<Vec<_>>())?;
+            writer.row(header.iter().map(|h| Cell::Text(h.clone())).collect::<Vec<_>>())?;
             let mut fx = FileExpected {
                 source: source.code().into(),
                 name: stem.clone(),
@@ -783,7 +784,7 @@ impl Run<'_> {
                 xlsx_dates: self.formats.xlsx.then_some(xlsx_dates),
                 ..Default::default()
             };
-            let mut keys: HashSet<(Option<CitizenId>, String)> = HashSet::new();
+            let mut keys: HashSet<(Option<CitizenId>, u64)> = HashSet::default();
             let mut written = 0u64;
             let mut since_progress = 0u64;
             loop {
@@ -840,7 +841,7 @@ impl Run<'_> {
                     pending.pop_front().map(|x| x.1)
                 };
                 let Some(row) = next else { break };
-                self.emit(source, &order, &row, &mut writer, &mut fx, &mut keys)?;
+                self.emit(source, &order, row, &mut writer, &mut fx, &mut keys)?;
                 written += 1;
                 since_progress += 1;
                 if since_progress >= 10_000 {
@@ -915,13 +916,14 @@ impl Run<'_> {
         &mut self,
         source: Source,
         order: &[usize],
-        row: &Row,
+        row: Row,
         writer: &mut FileWriter,
         fx: &mut FileExpected,
-        keys: &mut HashSet<(Option<CitizenId>, String)>,
+        keys: &mut HashSet<(Option<CitizenId>, u64)>,
     ) -> anyhow::Result<()> {
-        let cells: Vec<Cell> = order.iter().map(|&i| row.cells[i].clone()).collect();
-        writer.row(&cells)?;
+        let mut row = row;
+        let cells: Vec<Cell> = order.iter().map(|&i| std::mem::replace(&mut row.cells[i], Cell::Empty)).collect();
+        writer.row(cells)?;
         fx.rows_total += 1;
         match row.outcome {
             Outcome::Rejected(reason) => {
@@ -937,7 +939,7 @@ impl Run<'_> {
                 }
             }
         }
-        let duplicate = !keys.insert((row.id, row.key.clone()));
+        let duplicate = !keys.insert((row.id, fx_hash(&row.key)));
         fx.duplicates_in_file += u64::from(duplicate);
         if source.delivers_units() {
             if !duplicate {

@@ -92,26 +92,44 @@ impl Geography {
     }
 }
 
-/// The region file the expected outcome assumes is loaded (`PUT /api/v1/regions`): the shared
-/// demo tree plus, as roots, the counties outside the city that hukou addresses name.
-pub fn regions_csv(outside: &[(&str, &str)]) -> String {
+/// Regions outside the city that hukou addresses and ID address codes name, with the province
+/// and prefecture above each (the tree requires every parent to be loaded).
+pub const OUTSIDE_REGIONS: &[(&str, &str, &str)] = &[
+    ("510000", "四川省", ""),
+    ("510100", "成都市", "510000"),
+    ("510104", "锦江区", "510100"),
+    ("510107", "武侯区", "510100"),
+    ("511100", "乐山市", "510000"),
+    ("511102", "市中区", "511100"),
+    ("513400", "凉山彝族自治州", "510000"),
+    ("513401", "西昌市", "513400"),
+    ("530000", "云南省", ""),
+    ("530100", "昆明市", "530000"),
+    ("530102", "五华区", "530100"),
+    ("532300", "楚雄彝族自治州", "530000"),
+    ("532301", "楚雄市", "532300"),
+];
+
+/// The region file the expected outcome assumes is loaded first (`PUT /api/v1/regions`): the
+/// regions outside the city that hukou codes name, then the shared demo tree.
+pub fn regions_csv() -> String {
     let tree = RegionTree::panzhihua_demo();
     let mut out = String::from("code,name,parent_code\n");
+    for (code, name, parent) in OUTSIDE_REGIONS {
+        out.push_str(&format!("{code},{name},{parent}\n"));
+    }
     for r in tree.iter() {
         let parent = r.parent.map(|p| p.as_str().to_string()).unwrap_or_default();
         out.push_str(&format!("{},{},{}\n", r.code.as_str(), r.name, parent));
-    }
-    for (code, name) in outside {
-        out.push_str(&format!("{code},{name},\n"));
     }
     out
 }
 
 /// Whether a region code is in the tree of [`regions_csv`].
-pub fn is_known(code: &str, outside: &[(&str, &str)]) -> bool {
+pub fn is_known(code: &str) -> bool {
     use std::sync::OnceLock;
     static TREE: OnceLock<RegionTree> = OnceLock::new();
     let tree = TREE.get_or_init(RegionTree::panzhihua_demo);
-    outside.iter().any(|(c, _)| *c == code)
+    OUTSIDE_REGIONS.iter().any(|(c, _, _)| *c == code)
         || canbao::regions::RegionCode::parse(code).ok().is_some_and(|c| tree.get(c.value).is_some())
 }

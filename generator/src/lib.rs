@@ -23,7 +23,8 @@ pub use registrations::RegistrationsExpected;
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use rng::FxHashSet as HashSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -55,7 +56,7 @@ impl Default for CityConfig {
             seed: 1,
             error_rate: 0.005,
             rates: BTreeMap::new(),
-            survey_rate: 0.1,
+            survey_rate: 0.2,
             as_of: NaiveDate::from_ymd_opt(2025, 12, 31).expect("date"),
             formats: Formats::default(),
             max_rows_per_file: 1_000_000,
@@ -198,8 +199,8 @@ fn run(
         dir,
         max_rows: cfg.max_rows_per_file,
         used_ids,
-        injected_persons: HashSet::new(),
-        hrss_credit_codes: HashSet::new(),
+        injected_persons: HashSet::default(),
+        hrss_credit_codes: HashSet::default(),
         units: Default::default(),
         file_no: 0,
         files: Vec::new(),
@@ -260,7 +261,7 @@ pub fn generate(cfg: &CityConfig) -> anyhow::Result<City> {
         population: out.population,
         files: out.files,
         registrations: regs,
-        regions_csv: geo::regions_csv(population::OUTSIDE_COUNTIES),
+        regions_csv: geo::regions_csv(),
         expected: out.expected,
     })
 }
@@ -270,7 +271,7 @@ pub fn generate(cfg: &CityConfig) -> anyhow::Result<City> {
 /// `progress` is called with rows written.
 pub fn write_to(cfg: &CityConfig, dir: &Path, progress: &mut dyn FnMut(u64)) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("regions.csv"), geo::regions_csv(population::OUTSIDE_COUNTIES))?;
+    std::fs::write(dir.join("regions.csv"), geo::regions_csv())?;
     let mut reg_file = std::io::BufWriter::new(std::fs::File::create(dir.join("registrations.jsonl"))?);
     let mut n_regs = 0u64;
     let out = run(cfg, Some(dir), progress, &mut |v| {

@@ -13,7 +13,7 @@ const USAGE: &str = "usage: canbao-gen --out DIR [--people N] [--seed S] [--form
   --formats LIST    any of csv, gb18030, xlsx (default all three)
   --error-rate R    injection rate per eligible row for every kind (default 0.005)
   --rate KIND=R     one kind's rate, e.g. --rate conflict=0.01 (kinds: see README)
-  --survey-rate R   share of living residents with a survey/self registration (default 0.1)
+  --survey-rate R   share of living residents with a survey/self registration (default 0.2)
   --max-rows N      data rows per file part (default 1000000)";
 
 fn parse_args() -> anyhow::Result<(CityConfig, PathBuf)> {

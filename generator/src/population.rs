@@ -8,7 +8,7 @@ use crate::rng::{Rng, Stream};
 use canbao::codes::{EmploymentStatus, EnrollmentStatus, Ethnicity, Gender, PersonStatus, Scheme, UninsuredReason};
 use canbao::ids::{CitizenId, CreditCode, OrgCode};
 use chrono::{Datelike, NaiveDate};
-use std::collections::HashSet;
+use crate::rng::FxHashSet as HashSet;
 
 /// An address: the region code it lies in (12-digit community, or a 6-digit county outside the
 /// city) and its text.
@@ -213,7 +213,7 @@ pub fn generate(people: usize, seed: u64, as_of: NaiveDate, geo: &Geography) -> 
         geo,
         persons: Vec::with_capacity(people + 8),
         addresses: Vec::with_capacity(people / 2),
-        used_ids: HashSet::with_capacity(people + 8),
+        used_ids: HashSet::with_capacity_and_hasher(people + 8, Default::default()),
         cohort_weights: COHORTS.iter().map(|c| c.1).collect(),
     };
     let mut household = 0u32;
@@ -280,7 +280,8 @@ impl Builder<'_> {
         let m = &c.communities[community];
         let street = self.rng.pick(names::STREETS);
         let no = self.rng.range(1, 420);
-        let text = format!("四川省攀枝花市{}{}{}{}{}号", c.name, m.township, m.name, street, no);
+        // Demo community names already carry their county and township.
+        let text = format!("四川省攀枝花市{}{}{}号", m.name, street, no);
         (m.code.clone(), text)
     }
 
@@ -464,7 +465,8 @@ impl Builder<'_> {
             6..=15 => Student,
             16..=17 => *r.pick_weighted(&[(Student, 85), (Farmer, 5), (Other, 5), (Unemployed, 5)]),
             18..=22 => *r.pick_weighted(&[(Student, 55), (Employed, 20), (Flexible, 10), (Unemployed, 6), (Farmer, 5), (Other, 4)]),
-            _ if a < retire => *r.pick_weighted(&[(Employed, 46), (Flexible, 16), (Farmer, 22), (Unemployed, 6), (Other, 5), (Retired, 5)]),
+            _ if a < retire && a < 45 => *r.pick_weighted(&[(Employed, 48), (Flexible, 16), (Farmer, 22), (Unemployed, 7), (Other, 7)]),
+            _ if a < retire => *r.pick_weighted(&[(Employed, 44), (Flexible, 15), (Farmer, 24), (Unemployed, 6), (Other, 5), (Retired, 6)]),
             _ => *r.pick_weighted(&[(Retired, 60), (Farmer, 30), (Other, 10)]),
         }
     }
@@ -496,7 +498,7 @@ pub fn id_key(id: &CitizenId) -> u64 {
 
 /// Units: employers sized to their employees, individual businesses, a few legacy units.
 fn assign_units(pop: &mut Population, rng: &mut Rng, geo: &Geography) {
-    let mut used_orgs: HashSet<String> = HashSet::new();
+    let mut used_orgs: HashSet<String> = HashSet::default();
     let mut units: Vec<Unit> = Vec::new();
     let as_of = pop.as_of;
     // Employees by (county of residence, public sector?) in person order.
@@ -771,7 +773,7 @@ fn assign_schemes(pop: &mut Population, rng: &mut Rng) {
         let status = p.status;
         let status_date = p.status_date;
         if status != PersonStatus::Normal {
-            let keep_one = status == PersonStatus::Deceased && rng.chance(0.15);
+            let keep_one = status == PersonStatus::Deceased && rng.chance(0.3);
             let mut kept = false;
             for en in e.iter_mut() {
                 let pension = matches!(en.scheme, EnterprisePension | PublicSectorPension | ResidentPension);

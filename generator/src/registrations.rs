@@ -111,7 +111,7 @@ pub fn generate(run: &mut Run, sample_rate: f64, out: &mut dyn FnMut(Value) -> a
             gender: Some(p.gender),
             ethnicity: Some(p.ethnicity),
             birth: Some(p.birth),
-            hukou_address: Some(pop.hukou_of(p).text.clone()),
+            hukou_address: Some(crate::expected::hash_text(&pop.hukou_of(p).text)),
             hukou_region: Some(pop.hukou_of(p).region.clone()),
             residence_address: true,
             residence_region: Some(pop.residence_of(p).region.clone()),

@@ -102,3 +102,53 @@ mod tests {
         assert_ne!(a, c);
     }
 }
+
+/// A small, fast, deterministic hasher (the Fx hash of rustc) for the generator's own maps,
+/// whose keys are IDs and codes it made itself, so no HashDoS concern applies.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// A HashMap with the Fx hash.
+pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+/// A HashSet with the Fx hash.
+pub type FxHashSet<K> = std::collections::HashSet<K, FxBuild>;
+
+/// The Fx hash of a string.
+pub fn fx_hash(s: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    h.finish()
+}
