@@ -39,3 +39,18 @@ fn unknown_paths_get_the_contract_error_body() {
     let reply = app.get("/nowhere");
     assert_eq!(reply.status, 404);
 }
+
+#[test]
+fn concurrent_health_checks_all_pass() {
+    let app = TestApp::start();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..48)
+            .map(|i| {
+                let app = &app;
+                s.spawn(move || app.get(&format!("/api/v1/{}/health", COMPONENTS[i % 4])).status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+}

@@ -75,12 +75,16 @@ pub fn health(env: &Env, component: &str) -> ApiResult {
 
 const SCHEMA_AND_ENGINE: &str = "SELECT MAX(version), sqlite_version() FROM schema_migrations";
 
+/// Writes, reads back and deletes a key of its own, so concurrent checks never see each other.
 fn kv_round_trip(kv: &dyn Kv, component: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let key = format!("health:{component}");
-    let nonce = now.timestamp_nanos_opt().unwrap_or_default().to_string();
-    kv.set(&key, nonce.as_bytes())?;
-    let back = kv.get(&key)?;
-    anyhow::ensure!(back.as_deref() == Some(nonce.as_bytes()), "key-value store returned another value");
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let value = format!("{}:{}", now.timestamp_micros(), hex::encode(nonce));
+    let key = format!("health:{component}:{value}");
+    kv.set(&key, value.as_bytes())?;
+    let back = kv.get(&key);
+    kv.delete(&key)?;
+    anyhow::ensure!(back?.as_deref() == Some(value.as_bytes()), "key-value store returned another value");
     Ok(())
 }
 
