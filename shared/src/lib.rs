@@ -22,5 +22,6 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod redact;
+pub mod intake;
 #[cfg(feature = "spin")]
 pub mod spin_runtime;

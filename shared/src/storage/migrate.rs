@@ -39,6 +39,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0003_regions.sql"),
         transactional: true,
     },
+    Migration {
+        version: 4,
+        name: "intake",
+        sql: include_str!("migrations/0004_intake.sql"),
+        transactional: true,
+    },
 ];
 
 /// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these,

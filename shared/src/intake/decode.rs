@@ -1,0 +1,202 @@
+//! Turning an uploaded department file into one form: UTF-8 CSV text without a BOM. CSV arrives in
+//! UTF-8 (with or without a BOM) or GB18030 and the uploader does not say which, so the encoding is
+//! detected; XLSX (first sheet, or a named one) is converted cell by cell, with date columns taken
+//! from date cells or bare Excel serials. Storing the normalised form lets processing resume at a
+//! byte offset in any later invocation without re-reading a workbook or re-decoding from the start.
+
+use calamine::{Data, Reader, Xlsx};
+use chrono::NaiveDate;
+use std::io::Cursor;
+
+/// How the uploaded bytes were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// CSV in UTF-8 (a BOM, if any, is dropped).
+    CsvUtf8,
+    /// CSV in GB18030 (which includes GBK and GB2312).
+    CsvGb18030,
+    /// An Excel workbook.
+    Xlsx,
+}
+
+impl Format {
+    /// The name stored in `batches.format`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::CsvUtf8 => "csv_utf8",
+            Format::CsvGb18030 => "csv_gb18030",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// Why a file could not be read as a table at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Nothing, or nothing but blank lines.
+    #[error("文件为空")]
+    Empty,
+    /// Binary content that is neither text nor a workbook (PDF, old .xls, images …).
+    #[error("文件不是 CSV 或 XLSX")]
+    NotTabular,
+    /// A workbook that does not open (truncated, corrupt, encrypted).
+    #[error("XLSX 文件无法读取：{0}")]
+    UnreadableXlsx(String),
+    /// The requested sheet is not in the workbook.
+    #[error("工作簿中没有名为“{0}”的工作表")]
+    NoSuchSheet(String),
+}
+
+/// A file in the one form processing reads.
+#[derive(Debug, Clone)]
+pub struct Normalised {
+    /// How it was uploaded.
+    pub format: Format,
+    /// UTF-8 CSV, header first, no BOM.
+    pub csv: Vec<u8>,
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// Magic numbers of formats departments upload by mistake: PDF, OLE2 (.xls/.doc), PNG, JPEG, GIF.
+const BINARY_MAGIC: &[&[u8]] = &[b"%PDF", b"\xD0\xCF\x11\xE0", b"\x89PNG", b"\xFF\xD8\xFF", b"GIF8"];
+
+/// Detects the format and returns the file as UTF-8 CSV. `is_date_column` says, by header text,
+/// which XLSX columns hold dates (so that a bare serial number there becomes a date).
+pub fn normalise(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str) -> bool) -> Result<Normalised, DecodeError> {
+    if bytes.starts_with(ZIP_MAGIC) {
+        return xlsx_to_csv(bytes, sheet, is_date_column).map(|csv| Normalised { format: Format::Xlsx, csv });
+    }
+    if BINARY_MAGIC.iter().any(|m| bytes.starts_with(m)) || bytes.contains(&0) {
+        return Err(DecodeError::NotTabular);
+    }
+    let (format, csv) = if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
+        (Format::CsvUtf8, rest.to_vec())
+    } else if std::str::from_utf8(bytes).is_ok() {
+        (Format::CsvUtf8, bytes.to_vec())
+    } else {
+        let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+        if had_errors {
+            return Err(DecodeError::NotTabular);
+        }
+        (Format::CsvGb18030, text.into_owned().into_bytes())
+    };
+    if csv.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(DecodeError::Empty);
+    }
+    Ok(Normalised { format, csv })
+}
+
+fn xlsx_to_csv(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str) -> bool) -> Result<Vec<u8>, DecodeError> {
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| DecodeError::UnreadableXlsx(e.to_string()))?;
+    let range = match sheet {
+        Some(name) => {
+            if !book.sheet_names().iter().any(|n| n == name) {
+                return Err(DecodeError::NoSuchSheet(name.to_string()));
+            }
+            book.worksheet_range(name)
+        }
+        None => book.worksheet_range_at(0).ok_or(DecodeError::Empty)?,
+    }
+    .map_err(|e| DecodeError::UnreadableXlsx(e.to_string()))?;
+    // Lines are sheet rows: rows above the used range are written as empty lines so that the
+    // line numbers of the error report are the row numbers Excel shows.
+    let (first_row, _) = range.start().ok_or(DecodeError::Empty)?;
+    let mut out = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    for _ in 0..first_row {
+        out.write_record([""]).map_err(|e| DecodeError::UnreadableXlsx(e.to_string()))?;
+    }
+    let mut date_columns: Vec<bool> = Vec::new();
+    let mut fields: Vec<String> = Vec::new();
+    for (i, row) in range.rows().enumerate() {
+        fields.clear();
+        fields.extend(row.iter().enumerate().map(|(c, cell)| cell_text(cell, date_columns.get(c).copied().unwrap_or(false))));
+        if i == 0 {
+            date_columns = fields.iter().map(|h| is_date_column(h.trim())).collect();
+        }
+        out.write_record(&fields).map_err(|e| DecodeError::UnreadableXlsx(e.to_string()))?;
+    }
+    let csv = out.into_inner().map_err(|e| DecodeError::UnreadableXlsx(e.to_string()))?;
+    if csv.iter().all(|b| b.is_ascii_whitespace() || *b == b',') {
+        return Err(DecodeError::Empty);
+    }
+    Ok(csv)
+}
+
+/// One cell as CSV text: dates as ISO, whole numbers without a decimal point (phone numbers and
+/// codes typed as numbers), serials in date columns as ISO dates.
+fn cell_text(cell: &Data, date_column: bool) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::DateTimeIso(s) => s.get(..10).unwrap_or(s).to_string(),
+        Data::DateTime(d) => excel_serial_date(d.as_f64()).map(|d| d.to_string()).unwrap_or_default(),
+        Data::Float(f) if date_column => excel_serial_date(*f).map(|d| d.to_string()).unwrap_or_else(|| f.to_string()),
+        Data::Int(i) if date_column => excel_serial_date(*i as f64).map(|d| d.to_string()).unwrap_or_else(|| i.to_string()),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DurationIso(s) => s.clone(),
+        Data::Error(_) => String::new(),
+    }
+}
+
+/// The date of an Excel serial number (days since 1899-12-30, the 1900 date system as every
+/// current Excel writes it); `None` outside 1900–9999.
+pub fn excel_serial_date(serial: f64) -> Option<NaiveDate> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(chrono::Days::new(serial.floor() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_dates(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn utf8_with_and_without_bom_and_gb18030_read_the_same() {
+        let text = "姓名,公民身份号码\r\n张三,11010519491231002X\r\n";
+        let plain = normalise(text.as_bytes(), None, &no_dates).unwrap();
+        let mut bom = UTF8_BOM.to_vec();
+        bom.extend_from_slice(text.as_bytes());
+        let with_bom = normalise(&bom, None, &no_dates).unwrap();
+        let (gb, _, _) = encoding_rs::GB18030.encode(text);
+        let gb = normalise(&gb, None, &no_dates).unwrap();
+        assert_eq!((plain.format, with_bom.format, gb.format), (Format::CsvUtf8, Format::CsvUtf8, Format::CsvGb18030));
+        assert_eq!(plain.csv, text.as_bytes());
+        assert_eq!(with_bom.csv, plain.csv);
+        assert_eq!(gb.csv, plain.csv);
+    }
+
+    #[test]
+    fn empty_binary_and_broken_workbooks_are_refused() {
+        assert_eq!(normalise(b"", None, &no_dates).unwrap_err(), DecodeError::Empty);
+        assert_eq!(normalise(b"\r\n\r\n", None, &no_dates).unwrap_err(), DecodeError::Empty);
+        assert_eq!(normalise(b"%PDF-1.4 ...", None, &no_dates).unwrap_err(), DecodeError::NotTabular);
+        assert_eq!(normalise(b"a,b\x00c", None, &no_dates).unwrap_err(), DecodeError::NotTabular);
+        assert!(matches!(normalise(b"PK\x03\x04truncated", None, &no_dates), Err(DecodeError::UnreadableXlsx(_))));
+    }
+
+    #[test]
+    fn excel_serials_are_days_since_1899_12_30() {
+        assert_eq!(excel_serial_date(45_658.0), NaiveDate::from_ymd_opt(2025, 1, 1));
+        assert_eq!(excel_serial_date(1.0), NaiveDate::from_ymd_opt(1899, 12, 31));
+        assert_eq!(excel_serial_date(-3.0), None);
+    }
+
+    #[test]
+    fn cells_become_text_with_dates_and_whole_numbers_readable() {
+        assert_eq!(cell_text(&Data::Float(13_812_345_678.0), false), "13812345678");
+        assert_eq!(cell_text(&Data::Float(45_658.0), true), "2025-01-01");
+        assert_eq!(cell_text(&Data::Int(45_658), true), "2025-01-01");
+        assert_eq!(cell_text(&Data::String("2020/1/5".into()), true), "2020/1/5");
+        assert_eq!(cell_text(&Data::DateTimeIso("2020-01-05T00:00:00".into()), true), "2020-01-05");
+    }
+}

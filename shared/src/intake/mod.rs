@@ -1,0 +1,272 @@
+//! Department file intake (DOMAIN §5–6, ARCHITECTURE "Department file layouts"): a file is
+//! decoded once at upload into UTF-8 CSV and kept in `batch_parts`, queued as a batch, then
+//! processed in time-bounded, resumable chunks (`process`) whose progress commits with the rows
+//! it covers. This module holds the batch records themselves: queueing a file, the batch report
+//! and the error report.
+
+pub mod clean;
+pub mod decode;
+pub mod layouts;
+pub mod process;
+
+
+use crate::codes::Source;
+use crate::storage::{Sql, SqlExt, StorageError};
+use chrono::{DateTime, Utc};
+use decode::{DecodeError, Normalised};
+use layouts::{column_named, ColumnMap};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Bytes per `batch_parts` row: well under SQLite's value limit, small enough to page through.
+pub const PART_BYTES: usize = 4 << 20;
+
+/// What queueing a file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// A new batch, queued (or failed at once for a missing column).
+    New(BatchSummary),
+    /// The same bytes were uploaded before: their first batch.
+    Existing(BatchSummary),
+}
+
+/// A batch's id and status, as the upload answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchSummary {
+    /// The batch id.
+    pub batch_id: String,
+    /// `queued`, `processing`, `done` or `failed`.
+    pub status: String,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Why a file cannot be queued at all.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The bytes are not a readable table.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The database refused.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A file to queue.
+pub struct Upload<'a> {
+    /// The delivering source.
+    pub source: Source,
+    /// `X-File-Name`, as the department named it.
+    pub file_name: Option<&'a str>,
+    /// `?sheet=` for workbooks.
+    pub sheet: Option<&'a str>,
+    /// Who uploaded it (the principal's actor name).
+    pub uploaded_by: &'a str,
+    /// The raw bytes.
+    pub bytes: &'a [u8],
+}
+
+const SELECT_BY_SHA: &str = "SELECT id, status, error FROM batches WHERE sha256 = ?";
+const INSERT_BATCH: &str = "INSERT INTO batches (id, source, file_name, sha256, format, size_bytes, uploaded_by, status,
+    rows_total, error, arrived_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const INSERT_PART: &str = "INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, ?, ?)";
+
+/// The hex SHA-256 of a file (a batch's identity: the same bytes are the same batch).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Queues a file: the same bytes again return their first batch; otherwise the file is decoded,
+/// its header checked (a missing required column fails the batch at once, naming the column),
+/// its rows counted and its UTF-8 form stored in parts, all in one transaction.
+pub fn queue_file(db: &dyn Sql, upload: &Upload, now: DateTime<Utc>) -> Result<Queued, QueueError> {
+    let sha = sha256_hex(upload.bytes);
+    if let Some(existing) = batch_by_sha(db, &sha)? {
+        return Ok(Queued::Existing(existing));
+    }
+    let normalised = decode::normalise(upload.bytes, upload.sheet, &|h| column_named(h).is_some_and(|c| c.is_date()))?;
+    let (header, rows_total) = header_and_rows(&normalised)?;
+    let missing = ColumnMap::resolve(upload.source, &header).err().map(|m| m.to_string());
+    let id = format!("b{}", &sha[..20]);
+    let status = if missing.is_some() { "failed" } else { "queued" };
+    let at = now.to_rfc3339();
+    let inserted = db.transaction(|tx| {
+        tx.exec(
+            INSERT_BATCH,
+            &[
+                id.as_str().into(),
+                upload.source.code().into(),
+                upload.file_name.into(),
+                sha.as_str().into(),
+                normalised.format.as_str().into(),
+                upload.bytes.len().into(),
+                upload.uploaded_by.into(),
+                status.into(),
+                (rows_total as i64).into(),
+                missing.clone().into(),
+                at.as_str().into(),
+                at.as_str().into(),
+                missing.as_ref().map(|_| at.as_str()).into(),
+            ],
+        )?;
+        if missing.is_none() {
+            for (no, part) in normalised.csv.chunks(PART_BYTES).enumerate() {
+                tx.exec(INSERT_PART, &[id.as_str().into(), no.into(), part.into()])?;
+            }
+        }
+        Ok::<_, StorageError>(())
+    });
+    match inserted {
+        Ok(()) => Ok(Queued::New(BatchSummary { batch_id: id, status: status.into(), error: missing })),
+        // Someone queued the same bytes between our check and our insert.
+        Err(e) if e.is_constraint() => batch_by_sha(db, &sha)?.map(Queued::Existing).ok_or(QueueError::Storage(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn batch_by_sha(db: &dyn Sql, sha: &str) -> Result<Option<BatchSummary>, StorageError> {
+    db.query_one(SELECT_BY_SHA, &[sha.into()])?
+        .map(|r| Ok(BatchSummary { batch_id: r.get(0)?, status: r.get(1)?, error: r.get(2)? }))
+        .transpose()
+}
+
+/// A CSV reader over normalised text as processing reads it: no header handling, ragged rows.
+pub(crate) fn csv_reader<R: std::io::Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(r)
+}
+
+/// Whether a record is blank (every field empty): such rows are skipped and not counted.
+pub(crate) fn is_blank(record: &csv::StringRecord) -> bool {
+    record.iter().all(|f| f.trim().is_empty())
+}
+
+fn header_and_rows(n: &Normalised) -> Result<(Vec<String>, u64), DecodeError> {
+    let mut reader = csv_reader(n.csv.as_slice());
+    let mut record = csv::StringRecord::new();
+    let mut header = None;
+    let mut rows = 0u64;
+    while reader.read_record(&mut record).map_err(|_| DecodeError::NotTabular)? {
+        if is_blank(&record) {
+            continue;
+        }
+        if header.is_none() {
+            header = Some(record.iter().map(|h| h.trim().to_string()).collect());
+        } else {
+            rows += 1;
+        }
+    }
+    header.map(|h| (h, rows)).ok_or(DecodeError::Empty)
+}
+
+/// Details of the batch report kept as JSON in `batches.detail`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ReportDetail {
+    /// Rejected rows by reason code.
+    #[serde(default)]
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Corrections by kind.
+    #[serde(default)]
+    pub corrections_by_kind: BTreeMap<String, u64>,
+    /// Units not known before this batch.
+    #[serde(default)]
+    pub new_units: u64,
+    /// Units known before this batch with an accepted row in it.
+    #[serde(default)]
+    pub updated_units: u64,
+}
+
+/// The batch report of `GET /api/v1/intake/batches/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchReport {
+    /// The batch id.
+    pub batch_id: String,
+    /// The delivering source.
+    pub source: String,
+    /// The uploaded file name.
+    pub file_name: Option<String>,
+    /// How the file was written (`csv_utf8`, `csv_gb18030`, `xlsx`).
+    pub format: String,
+    /// `queued`, `processing`, `done` or `failed`.
+    pub status: String,
+    /// Data rows in the file.
+    pub rows_total: u64,
+    /// Rows processed so far.
+    pub rows_processed: u64,
+    /// Accepted rows (merged duplicates included).
+    pub accepted: u64,
+    /// Rejected rows.
+    pub rejected: u64,
+    /// Persons that did not exist before this batch.
+    pub new_persons: u64,
+    /// Persons that existed before this batch and had an accepted row in it.
+    pub updated_persons: u64,
+    /// Corrections made to accept rows.
+    pub corrections: u64,
+    /// Conflicts newly opened.
+    pub conflicts: u64,
+    /// Rows whose record key appeared earlier in the file.
+    pub duplicates_in_file: u64,
+    /// Why the batch failed.
+    pub error: Option<String>,
+    /// Rejections by reason, corrections by kind, units.
+    #[serde(flatten)]
+    pub detail: ReportDetail,
+    /// When the file arrived.
+    pub arrived_at: String,
+    /// When processing began.
+    pub started_at: Option<String>,
+    /// When the batch was done or failed.
+    pub finished_at: Option<String>,
+}
+
+const SELECT_REPORT: &str = "SELECT id, source, file_name, format, status, rows_total, rows_processed, accepted, rejected,
+    new_persons, updated_persons, corrections, conflicts, duplicates_in_file, error, detail, arrived_at, started_at,
+    finished_at FROM batches WHERE id = ?";
+
+/// The report of one batch, if it exists.
+pub fn batch_report(db: &dyn Sql, batch_id: &str) -> Result<Option<BatchReport>, StorageError> {
+    let Some(r) = db.query_one(SELECT_REPORT, &[batch_id.into()])? else { return Ok(None) };
+    let detail: String = r.get("detail")?;
+    Ok(Some(BatchReport {
+        batch_id: r.get("id")?,
+        source: r.get("source")?,
+        file_name: r.get("file_name")?,
+        format: r.get("format")?,
+        status: r.get("status")?,
+        rows_total: r.get("rows_total")?,
+        rows_processed: r.get("rows_processed")?,
+        accepted: r.get("accepted")?,
+        rejected: r.get("rejected")?,
+        new_persons: r.get("new_persons")?,
+        updated_persons: r.get("updated_persons")?,
+        corrections: r.get("corrections")?,
+        conflicts: r.get("conflicts")?,
+        duplicates_in_file: r.get("duplicates_in_file")?,
+        error: r.get("error")?,
+        detail: serde_json::from_str(&detail).map_err(|e| StorageError::Json(e.to_string()))?,
+        arrived_at: r.get("arrived_at")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+    }))
+}
+
+const SELECT_ERRORS: &str =
+    "SELECT line, column_name, reason, message FROM batch_row_errors WHERE batch_id = ? ORDER BY line, id";
+
+/// The error report as CSV (UTF-8 with a BOM so that Excel opens it): line (the header is line
+/// 1; XLSX: the sheet row), column, reason code, message.
+pub fn errors_csv(db: &dyn Sql, batch_id: &str) -> Result<Vec<u8>, StorageError> {
+    let rows = db.execute(SELECT_ERRORS, &[batch_id.into()])?;
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let fail = |e: csv::Error| StorageError::Sql(e.to_string());
+    out.write_record(["line", "column", "reason", "message"]).map_err(fail)?;
+    for r in rows.iter() {
+        let line: i64 = r.get(0)?;
+        let column: Option<String> = r.get(1)?;
+        let (reason, message): (String, String) = (r.get(2)?, r.get(3)?);
+        out.write_record([line.to_string(), column.unwrap_or_default(), reason, message]).map_err(fail)?;
+    }
+    out.into_inner().map_err(|e| StorageError::Sql(e.to_string()))
+}
