@@ -50,7 +50,10 @@ impl CronJob {
             let next = match self.schedule.find_next_occurrence(&now, false) {
                 Ok(n) => n,
                 Err(e) => {
-                    eprintln!("[{}] cron \"{}\" has no next time: {e}", self.component.id, self.expression);
+                    eprintln!(
+                        "[{}] cron \"{}\" has no next time: {e}",
+                        self.component.id, self.expression
+                    );
                     return;
                 }
             };
@@ -61,7 +64,10 @@ impl CronJob {
             }
             let timestamp = u64::try_from(next.timestamp()).unwrap_or(0);
             if let Err(e) = self.fire(timestamp).await {
-                eprintln!("[{}] cron tick at {timestamp} failed: {e:#}", self.component.id);
+                eprintln!(
+                    "[{}] cron tick at {timestamp} failed: {e:#}",
+                    self.component.id
+                );
             }
         }
     }
@@ -69,7 +75,10 @@ impl CronJob {
     async fn fire(&self, timestamp: u64) -> Result<()> {
         let mut store = Store::new(self.pre.engine(), HostState::new(self.component.clone()));
         let instance = self.pre.instantiate_async(&mut store).await?;
-        match instance.call_handle_cron_event(&mut store, Metadata { timestamp }).await? {
+        match instance
+            .call_handle_cron_event(&mut store, Metadata { timestamp })
+            .await?
+        {
             Ok(()) => Ok(()),
             Err(CronError::Other(msg)) => Err(anyhow!("the component returned an error: {msg}")),
         }

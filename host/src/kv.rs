@@ -56,10 +56,16 @@ impl SqliteKeyValue {
                 PRIMARY KEY (store, key))",
         )
         .context("cannot create the spin_key_value table")?;
-        Ok(SqliteKeyValue { store: store.to_string(), conn: Mutex::new(conn) })
+        Ok(SqliteKeyValue {
+            store: store.to_string(),
+            conn: Mutex::new(conn),
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>) -> Result<T, String> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection, &str) -> rusqlite::Result<T>,
+    ) -> Result<T, String> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn, &self.store).map_err(|e| e.to_string())
     }
@@ -128,7 +134,10 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl HostState {
-    fn kv_backend(&self, store: &Resource<StoreHandle>) -> wasmtime::Result<Arc<dyn KeyValueBackend>> {
+    fn kv_backend(
+        &self,
+        store: &Resource<StoreHandle>,
+    ) -> wasmtime::Result<Arc<dyn KeyValueBackend>> {
         Ok(self.table.get(store)?.backend.clone())
     }
 }
@@ -136,7 +145,10 @@ impl HostState {
 impl key_value::Host for HostState {}
 
 impl key_value::HostStore for HostState {
-    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<StoreHandle>, Error>> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<StoreHandle>, Error>> {
         if !self.component.key_value_stores.contains(&label) {
             return Ok(Err(Error::AccessDenied));
         }
@@ -146,27 +158,47 @@ impl key_value::HostStore for HostState {
         Ok(Ok(self.table.push(StoreHandle { backend })?))
     }
 
-    async fn get(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let b = self.kv_backend(&store)?;
         Ok(blocking(&b, move |b| b.get(&key)).await)
     }
 
-    async fn set(&mut self, store: Resource<StoreHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let b = self.kv_backend(&store)?;
         Ok(blocking(&b, move |b| b.set(&key, &value)).await)
     }
 
-    async fn delete(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn delete(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let b = self.kv_backend(&store)?;
         Ok(blocking(&b, move |b| b.delete(&key)).await)
     }
 
-    async fn exists(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<bool, Error>> {
+    async fn exists(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
         let b = self.kv_backend(&store)?;
         Ok(blocking(&b, move |b| b.exists(&key)).await)
     }
 
-    async fn get_keys(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<Result<Vec<String>, Error>> {
+    async fn get_keys(
+        &mut self,
+        store: Resource<StoreHandle>,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let b = self.kv_backend(&store)?;
         Ok(blocking(&b, |b| b.get_keys()).await)
     }

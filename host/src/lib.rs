@@ -126,23 +126,46 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
 
     let engine = state::engine()?;
     let linker = state::linker(&engine)?;
-    let http_ids: BTreeSet<&str> = app.http_triggers.iter().map(|t| t.component.as_str()).collect();
-    let cron_ids: BTreeSet<&str> = app.cron_triggers.iter().map(|t| t.component.as_str()).collect();
+    let http_ids: BTreeSet<&str> = app
+        .http_triggers
+        .iter()
+        .map(|t| t.component.as_str())
+        .collect();
+    let cron_ids: BTreeSet<&str> = app
+        .cron_triggers
+        .iter()
+        .map(|t| t.component.as_str())
+        .collect();
 
     let mut http_components: HashMap<&str, Arc<HttpComponent>> = HashMap::new();
     let mut cron_pres = HashMap::new();
     for id in http_ids.union(&cron_ids) {
         let def = &app.components[*id];
-        let ctx = Arc::new(component_ctx(def, &resolver, &services, &log_dir, !opts.quiet)?);
+        let ctx = Arc::new(component_ctx(
+            def,
+            &resolver,
+            &services,
+            &log_dir,
+            !opts.quiet,
+        )?);
         let component = state::compile(&engine, &def.source)?;
-        let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from).with_context(|| {
-            format!("component `{id}` needs imports this host does not provide")
-        })?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!("component `{id}` needs imports this host does not provide")
+            })?;
         if http_ids.contains(id) {
             let proxy = wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre.clone()).map_err(anyhow::Error::from).with_context(|| {
                 format!("component `{id}` has an HTTP trigger but does not export wasi:http/incoming-handler@0.2.x")
             })?;
-            http_components.insert(id, Arc::new(HttpComponent { pre: proxy, ctx: ctx.clone() }));
+            http_components.insert(
+                id,
+                Arc::new(HttpComponent {
+                    pre: proxy,
+                    ctx: ctx.clone(),
+                }),
+            );
         }
         if cron_ids.contains(id) {
             let cron = bindings::cron::SpinCronPre::new(pre).map_err(anyhow::Error::from).with_context(|| {
@@ -155,7 +178,12 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
     let router: Arc<HttpRouter> = Arc::new(routing::Router::new(
         app.http_triggers
             .iter()
-            .map(|t| (t.route.clone(), http_components[t.component.as_str()].clone()))
+            .map(|t| {
+                (
+                    t.route.clone(),
+                    http_components[t.component.as_str()].clone(),
+                )
+            })
             .collect(),
     ));
     let mut cron_jobs = Vec::new();
@@ -189,24 +217,35 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
     let banner = banner(&app, addr);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let thread = std::thread::Builder::new().name("canbao-host".into()).spawn(move || {
-        runtime.block_on(async move {
-            let mut crons = tokio::task::JoinSet::new();
-            for job in cron_jobs {
-                crons.spawn(job.run(shutdown_rx.clone()));
-            }
-            server::serve(listener, router, shutdown_rx).await;
-            let all_done = async { while crons.join_next().await.is_some() {} };
-            let _ = tokio::time::timeout(server::SHUTDOWN_GRACE, all_done).await;
-        });
-        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    })?;
-    Ok(RunningApp { addr, banner, shutdown, thread: Some(thread) })
+    let thread = std::thread::Builder::new()
+        .name("canbao-host".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let mut crons = tokio::task::JoinSet::new();
+                for job in cron_jobs {
+                    crons.spawn(job.run(shutdown_rx.clone()));
+                }
+                server::serve(listener, router, shutdown_rx).await;
+                let all_done = async { while crons.join_next().await.is_some() {} };
+                let _ = tokio::time::timeout(server::SHUTDOWN_GRACE, all_done).await;
+            });
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        })?;
+    Ok(RunningApp {
+        addr,
+        banner,
+        shutdown,
+        thread: Some(thread),
+    })
 }
 
 /// Binds with a backlog deep enough for bursts of new connections (std's default is 128).
 fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
@@ -257,10 +296,16 @@ fn component_ctx(
 /// for every label some component declares.
 fn open_services(app: &App, rc: &RuntimeConfig, state_dir: &Path) -> Result<Services> {
     let mut services = Services::default();
-    let kv_labels: BTreeSet<&String> = app.components.values().flat_map(|c| &c.key_value_stores).collect();
+    let kv_labels: BTreeSet<&String> = app
+        .components
+        .values()
+        .flat_map(|c| &c.key_value_stores)
+        .collect();
     for label in kv_labels {
         let backend: Option<Arc<dyn KeyValueBackend>> = match rc.key_value_stores.get(label) {
-            Some(Backend::Spin { path }) => Some(Arc::new(SqliteKeyValue::open(label, path.as_deref())?)),
+            Some(Backend::Spin { path }) => {
+                Some(Arc::new(SqliteKeyValue::open(label, path.as_deref())?))
+            }
             None if label == "default" => Some(Arc::new(SqliteKeyValue::open(
                 label,
                 Some(&state_dir.join("sqlite_key_value.db")),
@@ -271,7 +316,11 @@ fn open_services(app: &App, rc: &RuntimeConfig, state_dir: &Path) -> Result<Serv
             services.key_value.insert(label.clone(), b);
         }
     }
-    let db_labels: BTreeSet<&String> = app.components.values().flat_map(|c| &c.sqlite_databases).collect();
+    let db_labels: BTreeSet<&String> = app
+        .components
+        .values()
+        .flat_map(|c| &c.sqlite_databases)
+        .collect();
     for label in db_labels {
         let db = match rc.sqlite_databases.get(label) {
             Some(Backend::Spin { path: Some(p) }) => Some(Database::file(p.clone())?),
@@ -291,8 +340,17 @@ fn banner(app: &App, addr: SocketAddr) -> String {
     if !app.http_triggers.is_empty() {
         out.push_str("Available Routes:\n");
         for t in &app.http_triggers {
-            let wildcard = if t.route.is_wildcard() { " (wildcard)" } else { "" };
-            let _ = writeln!(out, "  {}: http://{addr}{}{wildcard}", t.component, t.route.base());
+            let wildcard = if t.route.is_wildcard() {
+                " (wildcard)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {}: http://{addr}{}{wildcard}",
+                t.component,
+                t.route.base()
+            );
         }
     }
     if !app.cron_triggers.is_empty() {

@@ -33,7 +33,12 @@ pub struct LogSink {
 
 impl LogSink {
     /// Opens (appending) the log file of `component` in `log_dir`, if given, and echoes when asked.
-    pub fn new(component: &str, stream: Stream, log_dir: Option<&Path>, echo: bool) -> Result<LogSink> {
+    pub fn new(
+        component: &str,
+        stream: Stream,
+        log_dir: Option<&Path>,
+        echo: bool,
+    ) -> Result<LogSink> {
         let file = match log_dir {
             Some(dir) => {
                 let name = match stream {
@@ -50,11 +55,19 @@ impl LogSink {
             }
             None => None,
         };
-        Ok(LogSink { prefix: format!("[{component}] ").into(), stream, file, echo })
+        Ok(LogSink {
+            prefix: format!("[{component}] ").into(),
+            stream,
+            file,
+            echo,
+        })
     }
 
     fn writer(&self) -> LineWriter {
-        LineWriter { sink: self.clone(), partial: Vec::new() }
+        LineWriter {
+            sink: self.clone(),
+            partial: Vec::new(),
+        }
     }
 }
 
@@ -140,7 +153,11 @@ impl OutputStream for LineWriter {
 }
 
 impl tokio::io::AsyncWrite for LineWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Poll::Ready(self.write_bytes(buf).map(|()| buf.len()))
     }
 

@@ -37,11 +37,30 @@ enum Command {
 }
 
 fn main() {
-    let Cli { command: Command::Up { from, listen, state_dir, runtime_config_file, quiet } } = Cli::parse();
+    let Cli {
+        command:
+            Command::Up {
+                from,
+                listen,
+                state_dir,
+                runtime_config_file,
+                quiet,
+            },
+    } = Cli::parse();
     let state_dir = state_dir.unwrap_or_else(|| {
-        from.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(".".as_ref()).join(".spin")
+        from.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(".".as_ref())
+            .join(".spin")
     });
-    let opts = UpOptions { manifest: from, listen, state_dir, runtime_config: runtime_config_file, env: Vec::new(), quiet };
+    let opts = UpOptions {
+        manifest: from,
+        listen,
+        state_dir,
+        runtime_config: runtime_config_file,
+        env: Vec::new(),
+        quiet,
+    };
     if let Err(e) = run(opts) {
         eprintln!("Error: {e}");
         for cause in e.chain().skip(1) {
@@ -54,7 +73,10 @@ fn main() {
 fn run(opts: UpOptions) -> Result<()> {
     let app = canbao_host::start(opts)?;
     print!("{}", app.banner());
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(shutdown_signal());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(shutdown_signal());
     println!("Shutting down...");
     app.stop();
     Ok(())
@@ -63,10 +85,11 @@ fn run(opts: UpOptions) -> Result<()> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

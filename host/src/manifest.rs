@@ -169,8 +169,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<App> {
         );
     }
     for name in raw.variables.keys() {
-        crate::variables::check_name(name)
-            .map_err(|e| anyhow::anyhow!("[variables]: {e}"))?;
+        crate::variables::check_name(name).map_err(|e| anyhow::anyhow!("[variables]: {e}"))?;
     }
 
     let mut components = BTreeMap::new();
@@ -220,10 +219,12 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<App> {
     let mut cron_triggers = Vec::new();
     for t in raw.trigger.cron {
         check_component(&components, &t.component, "[[trigger.cron]]")?;
-        crate::cron::parse_schedule(&t.cron_expression).with_context(|| {
-            format!("[[trigger.cron]] for component `{}`", t.component)
-        })?;
-        cron_triggers.push(CronTrigger { cron_expression: t.cron_expression, component: t.component });
+        crate::cron::parse_schedule(&t.cron_expression)
+            .with_context(|| format!("[[trigger.cron]] for component `{}`", t.component))?;
+        cron_triggers.push(CronTrigger {
+            cron_expression: t.cron_expression,
+            component: t.component,
+        });
     }
 
     for c in components.values() {
@@ -257,7 +258,11 @@ fn check_component(
     let known: Vec<&str> = components.keys().map(String::as_str).collect();
     bail!(
         "{what} names component `{id}`, which is not defined; defined components: {}",
-        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
     )
 }
 
@@ -286,13 +291,19 @@ mod tests {
 
     #[test]
     fn unknown_component_is_named() {
-        let e = app(&format!("{HEAD}[[trigger.http]]\nroute = \"/\"\ncomponent = \"b\"\n")).unwrap_err();
+        let e = app(&format!(
+            "{HEAD}[[trigger.http]]\nroute = \"/\"\ncomponent = \"b\"\n"
+        ))
+        .unwrap_err();
         assert!(format!("{e:#}").contains("`b`"), "{e:#}");
     }
 
     #[test]
     fn bad_cron_is_refused() {
-        let e = app(&format!("{HEAD}[[trigger.cron]]\ncomponent = \"a\"\ncron_expression = \"every minute\"\n")).unwrap_err();
+        let e = app(&format!(
+            "{HEAD}[[trigger.cron]]\ncomponent = \"a\"\ncron_expression = \"every minute\"\n"
+        ))
+        .unwrap_err();
         assert!(format!("{e:#}").contains("cron"), "{e:#}");
     }
 }

@@ -60,7 +60,9 @@ impl HostPattern {
             "" => bail!("\"{text}\" has no host"),
             "*" => HostMatch::Any,
             h if h.starts_with("*.") => HostMatch::SubdomainOf(h[1..].to_ascii_lowercase()),
-            h if h.contains('*') => bail!("\"{text}\": '*' is only allowed as the whole host or a leading \"*.\""),
+            h if h.contains('*') => {
+                bail!("\"{text}\": '*' is only allowed as the whole host or a leading \"*.\"")
+            }
             h => HostMatch::Exact(h.to_ascii_lowercase()),
         };
         let ports = match port {
@@ -68,19 +70,31 @@ impl HostPattern {
             Some("*") => PortMatch::Any,
             Some(p) => {
                 let (a, b) = p.split_once('-').unwrap_or((p, p));
-                let a: u16 = a.parse().with_context(|| format!("\"{text}\": bad port \"{p}\""))?;
-                let b: u16 = b.parse().with_context(|| format!("\"{text}\": bad port \"{p}\""))?;
+                let a: u16 = a
+                    .parse()
+                    .with_context(|| format!("\"{text}\": bad port \"{p}\""))?;
+                let b: u16 = b
+                    .parse()
+                    .with_context(|| format!("\"{text}\": bad port \"{p}\""))?;
                 PortMatch::Range(a, b)
             }
         };
         let scheme = match scheme {
             "*" => None,
-            s if s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !s.is_empty() => {
+            s if s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && !s.is_empty() =>
+            {
                 Some(s.to_ascii_lowercase())
             }
             s => bail!("\"{text}\": bad scheme \"{s}\""),
         };
-        Ok(HostPattern { scheme, host, ports })
+        Ok(HostPattern {
+            scheme,
+            host,
+            ports,
+        })
     }
 
     fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
@@ -114,8 +128,13 @@ impl AllowedHosts {
     pub fn allows(&self, uri: &http::Uri) -> bool {
         let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
         let Some(host) = uri.host() else { return false };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let Some(port) = uri.port_u16().or_else(|| default_port(&scheme)) else { return false };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let Some(port) = uri.port_u16().or_else(|| default_port(&scheme)) else {
+            return false;
+        };
         self.patterns.iter().any(|p| p.allows(&scheme, &host, port))
     }
 }
@@ -171,27 +190,53 @@ mod tests {
     use super::*;
 
     fn allows(patterns: &[&str], uri: &str) -> bool {
-        AllowedHosts::parse(patterns).unwrap().allows(&uri.parse().unwrap())
+        AllowedHosts::parse(patterns)
+            .unwrap()
+            .allows(&uri.parse().unwrap())
     }
 
     #[test]
     fn patterns() {
-        assert!(allows(&["http://127.0.0.1:8080"], "http://127.0.0.1:8080/x"));
-        assert!(!allows(&["http://127.0.0.1:8080"], "http://127.0.0.1:8081/x"));
-        assert!(!allows(&["http://127.0.0.1:8080"], "https://127.0.0.1:8080/x"));
+        assert!(allows(
+            &["http://127.0.0.1:8080"],
+            "http://127.0.0.1:8080/x"
+        ));
+        assert!(!allows(
+            &["http://127.0.0.1:8080"],
+            "http://127.0.0.1:8081/x"
+        ));
+        assert!(!allows(
+            &["http://127.0.0.1:8080"],
+            "https://127.0.0.1:8080/x"
+        ));
         assert!(allows(&["http://localhost:*"], "http://localhost:1234/"));
-        assert!(allows(&["https://feeds.example.org"], "https://feeds.example.org/a"));
-        assert!(!allows(&["https://feeds.example.org"], "https://feeds.example.org:8443/a"));
+        assert!(allows(
+            &["https://feeds.example.org"],
+            "https://feeds.example.org/a"
+        ));
+        assert!(!allows(
+            &["https://feeds.example.org"],
+            "https://feeds.example.org:8443/a"
+        ));
         assert!(allows(&["https://*.example.org"], "https://a.example.org/"));
         assert!(!allows(&["https://*.example.org"], "https://example.com/"));
         assert!(allows(&["*://*:*"], "http://10.1.2.3:9/"));
-        assert!(allows(&["http://localhost:3000-3010"], "http://localhost:3005/"));
+        assert!(allows(
+            &["http://localhost:3000-3010"],
+            "http://localhost:3005/"
+        ));
         assert!(!allows(&[], "http://localhost/"));
     }
 
     #[test]
     fn bad_patterns() {
-        for bad in ["localhost", "http://", "http://a:b", "http://a/b", "http://a*b"] {
+        for bad in [
+            "localhost",
+            "http://",
+            "http://a:b",
+            "http://a/b",
+            "http://a*b",
+        ] {
             assert!(AllowedHosts::parse(&[bad]).is_err(), "{bad}");
         }
     }

@@ -37,7 +37,11 @@ impl Route {
             bail!("route \"{raw}\" must start with '/'");
         }
         let body = raw.trim_end_matches('/');
-        let mut parts: Vec<&str> = if body.is_empty() { vec![] } else { body[1..].split('/').collect() };
+        let mut parts: Vec<&str> = if body.is_empty() {
+            vec![]
+        } else {
+            body[1..].split('/').collect()
+        };
         let wildcard = parts.last() == Some(&"...");
         if wildcard {
             parts.pop();
@@ -59,7 +63,11 @@ impl Route {
                 None => segments.push(Segment::Literal(p.to_string())),
             }
         }
-        Ok(Route { raw: raw.to_string(), segments, wildcard })
+        Ok(Route {
+            raw: raw.to_string(),
+            segments,
+            wildcard,
+        })
     }
 
     /// The route as written (`spin-matched-route`, `spin-raw-component-route`).
@@ -75,7 +83,11 @@ impl Route {
     /// The route without its trailing `/...` (`spin-component-route`).
     pub fn base(&self) -> String {
         if self.wildcard {
-            let b = self.raw.trim_end_matches('/').trim_end_matches("...").trim_end_matches('/');
+            let b = self
+                .raw
+                .trim_end_matches('/')
+                .trim_end_matches("...")
+                .trim_end_matches('/');
             b.to_string()
         } else {
             self.raw.clone()
@@ -85,8 +97,14 @@ impl Route {
     /// Matches a request path (without query); `None` when the route does not apply.
     pub fn matches(&self, path: &str) -> Option<RouteMatch> {
         let trimmed = path.trim_end_matches('/');
-        let parts: Vec<&str> = if trimmed.is_empty() { vec![] } else { trimmed[1..].split('/').collect() };
-        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len()) {
+        let parts: Vec<&str> = if trimmed.is_empty() {
+            vec![]
+        } else {
+            trimmed[1..].split('/').collect()
+        };
+        if parts.len() < self.segments.len()
+            || (!self.wildcard && parts.len() != self.segments.len())
+        {
             return None;
         }
         let mut params = Vec::new();
@@ -99,7 +117,11 @@ impl Route {
         }
         let path_info = if self.wildcard {
             let rest: Vec<&str> = parts[self.segments.len()..].to_vec();
-            let mut info = if rest.is_empty() { String::new() } else { format!("/{}", rest.join("/")) };
+            let mut info = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("/{}", rest.join("/"))
+            };
             if path.ends_with('/') && path.len() > 1 {
                 info.push('/');
             }
@@ -115,7 +137,11 @@ impl Route {
 
     /// Orders candidate routes: greater is more specific.
     fn specificity(&self) -> (bool, usize, usize) {
-        let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+        let literals = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count();
         (!self.wildcard, self.segments.len(), literals)
     }
 }
@@ -161,10 +187,17 @@ mod tests {
 
     fn router() -> Router<&'static str> {
         Router::new(
-            ["/...", "/api/...", "/api/v1/lookup", "/api/v1/...", "/api/v1/persons/:id", "/static/..."]
-                .into_iter()
-                .map(|r| (Route::parse(r).unwrap(), r))
-                .collect(),
+            [
+                "/...",
+                "/api/...",
+                "/api/v1/lookup",
+                "/api/v1/...",
+                "/api/v1/persons/:id",
+                "/static/...",
+            ]
+            .into_iter()
+            .map(|r| (Route::parse(r).unwrap(), r))
+            .collect(),
         )
     }
 
@@ -175,7 +208,10 @@ mod tests {
         assert_eq!(r.route("/api/v1/lookup/x").unwrap().1, &"/api/v1/...");
         assert_eq!(r.route("/api/v2").unwrap().1, &"/api/...");
         assert_eq!(r.route("/other").unwrap().1, &"/...");
-        assert_eq!(r.route("/api/v1/persons/42").unwrap().1, &"/api/v1/persons/:id");
+        assert_eq!(
+            r.route("/api/v1/persons/42").unwrap().1,
+            &"/api/v1/persons/:id"
+        );
     }
 
     #[test]

@@ -57,13 +57,16 @@ impl RuntimeConfig {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the runtime config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).with_context(|| format!("invalid runtime config file {}", path.display()))
+        Self::parse(&text, base)
+            .with_context(|| format!("invalid runtime config file {}", path.display()))
     }
 
     /// Parses runtime config text; relative paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<RuntimeConfig> {
         let raw: Raw = toml::from_str(text)?;
-        let convert = |section: &str, map: BTreeMap<String, RawBackend>| -> Result<BTreeMap<String, Backend>> {
+        let convert = |section: &str,
+                       map: BTreeMap<String, RawBackend>|
+         -> Result<BTreeMap<String, Backend>> {
             map.into_iter()
                 .map(|(label, b)| match b.kind.as_str() {
                     "spin" => Ok((label, Backend::Spin { path: b.path.map(|p| base.join(p)) })),
@@ -91,10 +94,18 @@ mod tests {
             Path::new("/etc/app"),
         )
         .unwrap();
-        assert_eq!(c.key_value_stores["cache"], Backend::Spin { path: Some("/etc/app/c.db".into()) });
+        assert_eq!(
+            c.key_value_stores["cache"],
+            Backend::Spin {
+                path: Some("/etc/app/c.db".into())
+            }
+        );
         assert_eq!(c.sqlite_databases["mem"], Backend::Spin { path: None });
-        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://a\"\n", Path::new("."))
-            .unwrap_err();
+        let e = RuntimeConfig::parse(
+            "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://a\"\n",
+            Path::new("."),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("redis"), "{e}");
     }
 }

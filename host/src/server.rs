@@ -36,7 +36,11 @@ pub struct HttpComponent {
 pub type HttpRouter = Router<Arc<HttpComponent>>;
 
 /// Accepts connections until `shutdown` turns true, then waits (bounded) for in-flight requests.
-pub async fn serve(listener: TcpListener, router: Arc<HttpRouter>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Arc<HttpRouter>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let local = listener.local_addr().ok();
     let graceful = GracefulShutdown::new();
     loop {
@@ -70,13 +74,18 @@ pub async fn serve(listener: TcpListener, router: Arc<HttpRouter>, mut shutdown:
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         eprintln!("canbao-host: requests still running after {SHUTDOWN_GRACE:?}; stopping anyway");
     }
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<HyperOutgoingBody> {
-    let body = Full::new(Bytes::from(text.to_string())).map_err(|never| match never {}).boxed_unsync();
+    let body = Full::new(Bytes::from(text.to_string()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
     Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -116,11 +125,22 @@ fn prepare(
     local: Option<SocketAddr>,
 ) -> Result<Request<Incoming>> {
     let (mut parts, body) = req.into_parts();
-    let authority = match parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+    let authority = match parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
         Some(h) => h.to_string(),
-        None => local.map(|a| a.to_string()).ok_or_else(|| anyhow!("no Host header"))?,
+        None => local
+            .map(|a| a.to_string())
+            .ok_or_else(|| anyhow!("no Host header"))?,
     };
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
     let full_url = format!("http://{authority}{path_and_query}");
     parts.uri = http::Uri::builder()
         .scheme("http")
@@ -128,47 +148,79 @@ fn prepare(
         .path_and_query(path_and_query.as_str())
         .build()?;
     if !parts.headers.contains_key(http::header::HOST) {
-        parts.headers.insert(http::header::HOST, HeaderValue::from_str(&authority)?);
+        parts
+            .headers
+            .insert(http::header::HOST, HeaderValue::from_str(&authority)?);
     }
     let h = &mut parts.headers;
     let spin_headers: Vec<(String, String)> = parts_of_spin(route, matched, &full_url, client);
     // A client must not be able to pose as the host: drop any spin-* it sent.
-    let stale: Vec<HeaderName> = h.keys().filter(|k| k.as_str().starts_with("spin-")).cloned().collect();
+    let stale: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| k.as_str().starts_with("spin-"))
+        .cloned()
+        .collect();
     for k in stale {
         h.remove(k);
     }
     for (k, v) in spin_headers {
-        h.insert(HeaderName::from_bytes(k.as_bytes())?, HeaderValue::from_str(&v)?);
+        h.insert(
+            HeaderName::from_bytes(k.as_bytes())?,
+            HeaderValue::from_str(&v)?,
+        );
     }
     Ok(Request::from_parts(parts, body))
 }
 
-fn parts_of_spin(route: &Route, matched: &RouteMatch, full_url: &str, client: SocketAddr) -> Vec<(String, String)> {
+fn parts_of_spin(
+    route: &Route,
+    matched: &RouteMatch,
+    full_url: &str,
+    client: SocketAddr,
+) -> Vec<(String, String)> {
     let mut v = vec![
         ("spin-full-url".to_string(), full_url.to_string()),
         ("spin-path-info".to_string(), matched.path_info.clone()),
         ("spin-matched-route".to_string(), route.raw().to_string()),
         ("spin-component-route".to_string(), route.base()),
-        ("spin-raw-component-route".to_string(), route.raw().to_string()),
+        (
+            "spin-raw-component-route".to_string(),
+            route.raw().to_string(),
+        ),
         ("spin-base-path".to_string(), "/".to_string()),
         ("spin-client-addr".to_string(), client.to_string()),
     ];
     for (name, value) in &matched.params {
-        v.push((format!("spin-path-match-{}", name.to_ascii_lowercase()), value.clone()));
+        v.push((
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value.clone(),
+        ));
     }
     v
 }
 
 /// Runs one request in a fresh instance; the instance keeps running while the body streams.
-async fn run(component: Arc<HttpComponent>, req: Request<Incoming>) -> Result<Response<HyperOutgoingBody>> {
-    let mut store = Store::new(component.pre.engine(), HostState::new(component.ctx.clone()));
+async fn run(
+    component: Arc<HttpComponent>,
+    req: Request<Incoming>,
+) -> Result<Response<HyperOutgoingBody>> {
+    let mut store = Store::new(
+        component.pre.engine(),
+        HostState::new(component.ctx.clone()),
+    );
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let req = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
     let out = store.data_mut().http().new_response_outparam(sender)?;
     let pre = component.pre.clone();
     let task = tokio::task::spawn(async move {
         let proxy = pre.instantiate_async(&mut store).await?;
-        proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, req, out)
+            .await
     });
     match receiver.await {
         Ok(Ok(resp)) => {

@@ -48,19 +48,29 @@ impl Database {
     /// A database in the file at `path` (created on first open).
     pub fn file(path: PathBuf) -> Result<Database> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        Ok(Database { location: Location::File(path), _keeper: None })
+        Ok(Database {
+            location: Location::File(path),
+            _keeper: None,
+        })
     }
 
     /// A database in memory, shared by all connections while the host runs.
     pub fn memory(name: &str) -> Result<Database> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let uri = format!("file:canbao-host-{}-{n}-{name}?mode=memory&cache=shared", std::process::id());
+        let uri = format!(
+            "file:canbao-host-{}-{n}-{name}?mode=memory&cache=shared",
+            std::process::id()
+        );
         let location = Location::Memory(uri);
         let keeper = open_connection(&location)?;
-        Ok(Database { location, _keeper: Some(Mutex::new(keeper)) })
+        Ok(Database {
+            location,
+            _keeper: Some(Mutex::new(keeper)),
+        })
     }
 
     fn connect(&self) -> Result<Connection> {
@@ -70,10 +80,14 @@ impl Database {
 
 fn open_connection(location: &Location) -> Result<Connection> {
     let conn = match location {
-        Location::File(p) => Connection::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        Location::File(p) => {
+            Connection::open(p).with_context(|| format!("cannot open {}", p.display()))?
+        }
         Location::Memory(uri) => Connection::open_with_flags(
             uri,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_URI,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI,
         )?,
     };
     conn.busy_handler(Some(busy_wait))?;
@@ -88,13 +102,18 @@ pub struct ConnectionHandle {
 impl Drop for ConnectionHandle {
     fn drop(&mut self) {
         // Closing may checkpoint the WAL; keep that off the async workers when we can.
-        if let (Some(conn), Ok(handle)) = (self.conn.take(), tokio::runtime::Handle::try_current()) {
+        if let (Some(conn), Ok(handle)) = (self.conn.take(), tokio::runtime::Handle::try_current())
+        {
             handle.spawn_blocking(move || drop(conn));
         }
     }
 }
 
-fn execute(conn: &Connection, statement: &str, parameters: Vec<Value>) -> rusqlite::Result<QueryResult> {
+fn execute(
+    conn: &Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> rusqlite::Result<QueryResult> {
     let mut stmt = conn.prepare_cached(statement)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let params: Vec<rusqlite::types::Value> = parameters.into_iter().map(to_sql).collect();
@@ -133,7 +152,10 @@ fn from_sql(v: ValueRef<'_>) -> Value {
 impl sqlite::Host for HostState {}
 
 impl sqlite::HostConnection for HostState {
-    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<ConnectionHandle>, Error>> {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<ConnectionHandle>, Error>> {
         if !self.component.sqlite_databases.contains(&database) {
             return Ok(Err(Error::AccessDenied));
         }
@@ -142,7 +164,9 @@ impl sqlite::HostConnection for HostState {
         };
         let opened = tokio::task::spawn_blocking(move || db.connect()).await?;
         match opened {
-            Ok(conn) => Ok(Ok(self.table.push(ConnectionHandle { conn: Some(Arc::new(Mutex::new(conn))) })?)),
+            Ok(conn) => Ok(Ok(self.table.push(ConnectionHandle {
+                conn: Some(Arc::new(Mutex::new(conn))),
+            })?)),
             Err(e) => Ok(Err(Error::Io(format!("{e:#}")))),
         }
     }
@@ -179,16 +203,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::file(dir.path().join("db.sqlite")).unwrap();
         let c = db.connect().unwrap();
-        execute(&c, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)", vec![]).unwrap();
+        execute(
+            &c,
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)",
+            vec![],
+        )
+        .unwrap();
         execute(
             &c,
             "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
-            vec![Value::Integer(-7), Value::Real(1.5), Value::Text("中".into()), Value::Blob(vec![0, 1]), Value::Null],
+            vec![
+                Value::Integer(-7),
+                Value::Real(1.5),
+                Value::Text("中".into()),
+                Value::Blob(vec![0, 1]),
+                Value::Null,
+            ],
         )
         .unwrap();
         let r = execute(&c, "SELECT * FROM t", vec![]).unwrap();
         assert_eq!(r.columns, ["i", "r", "s", "b", "n"]);
-        assert!(matches!(r.rows[0].values[..], [Value::Integer(-7), Value::Real(_), Value::Text(_), Value::Blob(_), Value::Null]));
+        assert!(matches!(
+            r.rows[0].values[..],
+            [
+                Value::Integer(-7),
+                Value::Real(_),
+                Value::Text(_),
+                Value::Blob(_),
+                Value::Null
+            ]
+        ));
 
         execute(&c, "BEGIN", vec![]).unwrap();
         execute(&c, "INSERT INTO t (i) VALUES (2)", vec![]).unwrap();

@@ -71,20 +71,36 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let hooks = OutboundHooks { component: component.id.clone(), allowed: component.allowed_hosts.clone() };
-        HostState { component, table: ResourceTable::new(), wasi, http: WasiHttpCtx::new(), hooks }
+        let hooks = OutboundHooks {
+            component: component.id.clone(),
+            allowed: component.allowed_hosts.clone(),
+        };
+        HostState {
+            component,
+            table: ResourceTable::new(),
+            wasi,
+            http: WasiHttpCtx::new(),
+            hooks,
+        }
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -100,7 +116,10 @@ pub fn engine() -> Result<Engine> {
     }
     let mut pooled = config.clone();
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(1000).total_core_instances(1000).total_memories(1000).total_tables(1000);
+    pool.total_component_instances(1000)
+        .total_core_instances(1000)
+        .total_memories(1000)
+        .total_tables(1000);
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     // CANBAO_HOST_NO_POOLING=1 turns the pool off (to compare, or where address space is scarce).
     let engine = match std::env::var_os("CANBAO_HOST_NO_POOLING") {
@@ -129,7 +148,8 @@ fn disk_cache() -> Option<wasmtime::Cache> {
 pub fn compile(engine: &Engine, path: &Path) -> Result<Component> {
     type Key = (PathBuf, u64, Option<SystemTime>);
     static COMPILED: OnceLock<Mutex<HashMap<Key, Component>>> = OnceLock::new();
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
     let memo = COMPILED.get_or_init(Default::default);
     if let Some(c) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
@@ -138,7 +158,9 @@ pub fn compile(engine: &Engine, path: &Path) -> Result<Component> {
     let component = Component::from_file(engine, path)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot load the component {}", path.display()))?;
-    memo.lock().unwrap_or_else(|p| p.into_inner()).insert(key, component.clone());
+    memo.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, component.clone());
     Ok(component)
 }
 

@@ -14,7 +14,9 @@ use std::path::Path;
 /// Checks a variable name the way Spin does: lower snake case, starting with a letter.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.ends_with('_')
         && !name.contains("__");
     if ok {
@@ -28,7 +30,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// `KEY=VALUE` lines of a dotenv file (missing file: nothing); quotes around values are removed.
 fn read_dotenv(path: &Path) -> HashMap<String, String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return HashMap::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return HashMap::new();
+    };
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -61,9 +65,9 @@ fn parse_template(template: &str) -> Result<Vec<Part>> {
             parts.push(Part::Text(rest[..start].to_string()));
         }
         let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| anyhow!("template \"{template}\" has '{{{{' without a closing '}}}}'"))?;
+        let end = after.find("}}").ok_or_else(|| {
+            anyhow!("template \"{template}\" has '{{{{' without a closing '}}}}'")
+        })?;
         let name = after[..end].trim();
         check_name(name).map_err(|e| anyhow!("template \"{template}\": {e}"))?;
         parts.push(Part::Var(name.to_string()));
@@ -131,7 +135,10 @@ impl Resolver {
     }
 
     /// The resolved component variables of one component, by name.
-    pub fn component_values(&self, templates: &BTreeMap<String, String>) -> Result<HashMap<String, String>> {
+    pub fn component_values(
+        &self,
+        templates: &BTreeMap<String, String>,
+    ) -> Result<HashMap<String, String>> {
         templates
             .iter()
             .map(|(name, t)| Ok((name.clone(), self.expand(t)?)))
@@ -150,7 +157,10 @@ impl crate::bindings::fermyon::spin::variables::Host for crate::state::HostState
         }
         Ok(match self.component.variables.get(&name) {
             Some(v) => Ok(v.clone()),
-            None => Err(Error::Undefined(format!("no variable for {:?}.{name:?}", &*self.component.id))),
+            None => Err(Error::Undefined(format!(
+                "no variable for {:?}.{name:?}",
+                &*self.component.id
+            ))),
         })
     }
 }
@@ -173,7 +183,11 @@ mod tests {
     fn dotenv_lines() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".env");
-        std::fs::write(&p, "# c\nSPIN_VARIABLE_A=1\nexport SPIN_VARIABLE_B = \"two words\"\n\nbroken\n").unwrap();
+        std::fs::write(
+            &p,
+            "# c\nSPIN_VARIABLE_A=1\nexport SPIN_VARIABLE_B = \"two words\"\n\nbroken\n",
+        )
+        .unwrap();
         let m = read_dotenv(&p);
         assert_eq!(m["SPIN_VARIABLE_A"], "1");
         assert_eq!(m["SPIN_VARIABLE_B"], "two words");
@@ -183,10 +197,19 @@ mod tests {
 
     #[test]
     fn templates_expand_and_undefined_is_an_error() {
-        let r = Resolver { values: HashMap::from([("host".into(), "example.org".into())]) };
-        assert_eq!(r.expand("https://{{ host }}:443/{{host}}").unwrap(), "https://example.org:443/example.org");
+        let r = Resolver {
+            values: HashMap::from([("host".into(), "example.org".into())]),
+        };
+        assert_eq!(
+            r.expand("https://{{ host }}:443/{{host}}").unwrap(),
+            "https://example.org:443/example.org"
+        );
         assert_eq!(r.expand("plain").unwrap(), "plain");
-        assert!(r.expand("{{ nope }}").unwrap_err().to_string().contains("nope"));
+        assert!(r
+            .expand("{{ nope }}")
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
         assert!(r.expand("{{ host").is_err());
     }
 }

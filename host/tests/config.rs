@@ -24,8 +24,14 @@ fn variables_from_defaults_and_overrides() {
     opts.env = vec![("SPIN_VARIABLE_ACCESS_TOKENS".into(), "[]".into())];
     let app = canbao_host::start(opts.clone()).unwrap();
     let base = app.base_url();
-    assert_eq!(get(&format!("{base}/var?name=region_code")), (200, "4301".into()));
-    assert_eq!(get(&format!("{base}/var?name=tokens")), (200, "prefix-[]".into()));
+    assert_eq!(
+        get(&format!("{base}/var?name=region_code")),
+        (200, "4301".into())
+    );
+    assert_eq!(
+        get(&format!("{base}/var?name=tokens")),
+        (200, "prefix-[]".into())
+    );
     // Application variables are not visible unless the component maps them.
     let (status, body) = get(&format!("{base}/var?name=feed_host"));
     assert_eq!(status, 404);
@@ -35,9 +41,13 @@ fn variables_from_defaults_and_overrides() {
     assert!(body.contains("InvalidName("), "{body}");
     app.stop();
 
-    opts.env.push(("SPIN_VARIABLE_REGION".into(), "4401".into()));
+    opts.env
+        .push(("SPIN_VARIABLE_REGION".into(), "4401".into()));
     let app = canbao_host::start(opts).unwrap();
-    assert_eq!(get(&format!("{}/var?name=region_code", app.base_url())), (200, "4401".into()));
+    assert_eq!(
+        get(&format!("{}/var?name=region_code", app.base_url())),
+        (200, "4401".into())
+    );
     app.stop();
 }
 
@@ -45,12 +55,18 @@ fn variables_from_defaults_and_overrides() {
 fn required_variable_unset_fails_start_up() {
     let t = TestApp::new(&one_component(COMPONENT_VARS, VARS));
     let e = t.start_error(t.options());
-    assert!(e.contains("access_tokens") && e.contains("SPIN_VARIABLE_ACCESS_TOKENS"), "{e}");
+    assert!(
+        e.contains("access_tokens") && e.contains("SPIN_VARIABLE_ACCESS_TOKENS"),
+        "{e}"
+    );
 }
 
 #[test]
 fn template_with_undefined_variable_fails_start_up() {
-    let t = TestApp::new(&one_component("[component.fx.variables]\nx = \"{{ nowhere }}\"", ""));
+    let t = TestApp::new(&one_component(
+        "[component.fx.variables]\nx = \"{{ nowhere }}\"",
+        "",
+    ));
     let e = t.start_error(t.options());
     assert!(e.contains("nowhere") && e.contains("fx"), "{e}");
 }
@@ -59,28 +75,41 @@ fn template_with_undefined_variable_fails_start_up() {
 fn missing_wasm_fails_start_up_naming_component_and_path() {
     let t = TestApp::new(&one_component("", "").replace("@WASM@", "target/none/missing.wasm"));
     let e = t.start_error(t.options());
-    assert!(e.contains("`fx`") && e.contains("missing.wasm") && e.contains("build"), "{e}");
+    assert!(
+        e.contains("`fx`") && e.contains("missing.wasm") && e.contains("build"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_component_fails_start_up() {
-    let t = TestApp::new(&one_component("", "[[trigger.http]]\nroute = \"/x\"\ncomponent = \"ghost\"\n"));
+    let t = TestApp::new(&one_component(
+        "",
+        "[[trigger.http]]\nroute = \"/x\"\ncomponent = \"ghost\"\n",
+    ));
     let e = t.start_error(t.options());
     assert!(e.contains("`ghost`") && e.contains("not defined"), "{e}");
 }
 
 #[test]
 fn bad_route_fails_start_up() {
-    let t = TestApp::new(&one_component("", "").replace("route = \"/...\"", "route = \"api/.../x\""));
+    let t =
+        TestApp::new(&one_component("", "").replace("route = \"/...\"", "route = \"api/.../x\""));
     let e = t.start_error(t.options());
     assert!(e.contains("api/.../x"), "{e}");
 }
 
 #[test]
 fn bad_cron_expression_fails_start_up() {
-    let t = TestApp::new(&one_component("", "[[trigger.cron]]\ncomponent = \"fx\"\ncron_expression = \"*/5 * * *\"\n"));
+    let t = TestApp::new(&one_component(
+        "",
+        "[[trigger.cron]]\ncomponent = \"fx\"\ncron_expression = \"*/5 * * *\"\n",
+    ));
     let e = t.start_error(t.options());
-    assert!(e.contains("cron_expression") && e.contains("*/5 * * *"), "{e}");
+    assert!(
+        e.contains("cron_expression") && e.contains("*/5 * * *"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -95,12 +124,19 @@ fn port_in_use_fails_start_up() {
 
 #[test]
 fn components_see_only_their_manifest_environment() {
-    let t = TestApp::new(&one_component("environment = { REGION = \"4301\", MODE = \"test\" }", ""));
+    let t = TestApp::new(&one_component(
+        "environment = { REGION = \"4301\", MODE = \"test\" }",
+        "",
+    ));
     let app = t.start();
     let (status, body) = get(&format!("{}/env", app.base_url()));
     assert_eq!(status, 200);
     let mut lines: Vec<&str> = body.lines().collect();
     lines.sort();
-    assert_eq!(lines, ["MODE=test", "REGION=4301"], "no host environment leaks in");
+    assert_eq!(
+        lines,
+        ["MODE=test", "REGION=4301"],
+        "no host environment leaks in"
+    );
     app.stop();
 }

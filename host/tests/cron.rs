@@ -17,9 +17,18 @@ fn every_second_schedule_fires_repeatedly() {
     let mut ticks = Vec::new();
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
-        let r = sql(&app, "default", json!([{"sql": "SELECT ts FROM ticks ORDER BY ts"}]));
+        let r = sql(
+            &app,
+            "default",
+            json!([{"sql": "SELECT ts FROM ticks ORDER BY ts"}]),
+        );
         if r[0].get("error").is_none() {
-            ticks = r[0]["rows"].as_array().unwrap().iter().map(|row| row[0].as_i64().unwrap()).collect();
+            ticks = r[0]["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row[0].as_i64().unwrap())
+                .collect();
             if ticks.len() >= 2 {
                 break;
             }
@@ -27,9 +36,18 @@ fn every_second_schedule_fires_repeatedly() {
     }
     app.stop();
     assert!(ticks.len() >= 2, "expected two ticks, got {ticks:?}");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!(ticks.iter().all(|ts| (now - 30..=now).contains(ts)), "timestamps are unix seconds: {ticks:?}");
-    assert!(ticks.windows(2).all(|w| w[1] > w[0]), "one tick per second: {ticks:?}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        ticks.iter().all(|ts| (now - 30..=now).contains(ts)),
+        "timestamps are unix seconds: {ticks:?}"
+    );
+    assert!(
+        ticks.windows(2).all(|w| w[1] > w[0]),
+        "one tick per second: {ticks:?}"
+    );
 }
 
 #[test]

@@ -57,7 +57,12 @@ fn echo(app: &canbao_host::RunningApp, path: &str) -> Value {
 fn exact_beats_wildcard_and_longest_wildcard_wins() {
     let t = TestApp::new(ROUTES);
     let app = t.start();
-    let matched = |path: &str| echo(&app, path)["headers"]["spin-matched-route"].as_str().unwrap().to_string();
+    let matched = |path: &str| {
+        echo(&app, path)["headers"]["spin-matched-route"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(matched("/api/v1/lookup"), "/api/v1/lookup");
     assert_eq!(matched("/api/v1/lookup/more"), "/api/v1/...");
     assert_eq!(matched("/api/v1"), "/api/v1/...");
@@ -74,7 +79,10 @@ fn spin_headers_are_set_like_spin() {
     let app = t.start();
     let e = echo(&app, "/api/v1/lookup/a/b?x=1&y=2");
     let h = &e["headers"];
-    assert_eq!(h["spin-full-url"], format!("{}/api/v1/lookup/a/b?x=1&y=2", app.base_url()));
+    assert_eq!(
+        h["spin-full-url"],
+        format!("{}/api/v1/lookup/a/b?x=1&y=2", app.base_url())
+    );
     assert_eq!(h["spin-path-info"], "/lookup/a/b");
     assert_eq!(h["spin-matched-route"], "/api/v1/...");
     assert_eq!(h["spin-component-route"], "/api/v1");
@@ -110,7 +118,10 @@ fn unmatched_path_is_404_and_post_reaches_component() {
     assert_eq!(get(&format!("{}/only/below", app.base_url())).0, 404);
     let (status, body) = post(&format!("{}/only", app.base_url()), "hello");
     assert_eq!(status, 200);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["method"], "POST");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["method"],
+        "POST"
+    );
     app.stop();
 }
 
@@ -130,7 +141,10 @@ fn large_request_bodies_reach_the_component() {
     let t = TestApp::new(&one_component("", ""));
     let app = t.start();
     let body = "x".repeat(20 * 1024 * 1024);
-    assert_eq!(post(&format!("{}/len", app.base_url()), &body), (200, body.len().to_string()));
+    assert_eq!(
+        post(&format!("{}/len", app.base_url()), &body),
+        (200, body.len().to_string())
+    );
     app.stop();
 }
 
@@ -141,9 +155,18 @@ fn banner_lists_routes_like_spin_up() {
     let b = app.banner();
     let base = app.base_url();
     assert!(b.starts_with(&format!("Serving {base}\n")), "{b}");
-    assert!(b.contains(&format!("  lookup: {base}/api/v1/lookup\n")), "{b}");
-    assert!(b.contains(&format!("  v1: {base}/api/v1 (wildcard)\n")), "{b}");
-    assert!(b.contains(&format!("  catchall: {base} (wildcard)\n")), "{b}");
+    assert!(
+        b.contains(&format!("  lookup: {base}/api/v1/lookup\n")),
+        "{b}"
+    );
+    assert!(
+        b.contains(&format!("  v1: {base}/api/v1 (wildcard)\n")),
+        "{b}"
+    );
+    assert!(
+        b.contains(&format!("  catchall: {base} (wildcard)\n")),
+        "{b}"
+    );
     assert!(!b.contains("hidden"), "{b}");
     app.stop();
 }
@@ -152,7 +175,10 @@ fn banner_lists_routes_like_spin_up() {
 fn component_output_goes_to_log_files() {
     let t = TestApp::new(&one_component("", ""));
     let app = t.start();
-    assert_eq!(get(&format!("{}/print?msg=hello%20logs", app.base_url())).0, 200);
+    assert_eq!(
+        get(&format!("{}/print?msg=hello%20logs", app.base_url())).0,
+        200
+    );
     app.stop();
     let logs = t.dir.path().join("state/logs");
     let out = std::fs::read_to_string(logs.join("fx_stdout.txt")).unwrap();
@@ -191,9 +217,15 @@ fn stop_lets_in_flight_requests_finish() {
     let addr = app.addr();
     let started = std::time::Instant::now();
     app.stop();
-    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "stop did not wait");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "stop did not wait"
+    );
     assert_eq!(inflight.join().unwrap(), (200, "slept".to_string()));
-    assert!(std::net::TcpStream::connect(addr).is_err(), "still accepting after stop");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still accepting after stop"
+    );
 }
 
 #[tokio::test]

@@ -39,10 +39,14 @@ upstream_port = { default = "1" }"#,
     let app = canbao_host::start(opts).unwrap();
     let base = app.base_url();
 
-    let (status, body) = get(&format!("{base}/outbound?url=http://127.0.0.1:{allowed}/feed"));
+    let (status, body) = get(&format!(
+        "{base}/outbound?url=http://127.0.0.1:{allowed}/feed"
+    ));
     assert_eq!((status, body.as_str()), (200, "200 hello from upstream"));
 
-    let (status, body) = get(&format!("{base}/outbound?url=http://127.0.0.1:{other}/feed"));
+    let (status, body) = get(&format!(
+        "{base}/outbound?url=http://127.0.0.1:{other}/feed"
+    ));
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("HttpRequestDenied"), "{body}");
 
@@ -57,7 +61,10 @@ fn no_allowed_hosts_means_no_outbound() {
     let port = upstream();
     let t = TestApp::new(&one_component("", ""));
     let app = t.start();
-    let (status, body) = get(&format!("{}/outbound?url=http://127.0.0.1:{port}/", app.base_url()));
+    let (status, body) = get(&format!(
+        "{}/outbound?url=http://127.0.0.1:{port}/",
+        app.base_url()
+    ));
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("HttpRequestDenied"), "{body}");
     app.stop();

@@ -6,7 +6,10 @@ use common::*;
 use serde_json::json;
 
 fn kv_manifest() -> String {
-    one_component(r#"key_value_stores = ["default", "cache", "unconfigured"]"#, "")
+    one_component(
+        r#"key_value_stores = ["default", "cache", "unconfigured"]"#,
+        "",
+    )
 }
 
 #[test]
@@ -14,13 +17,25 @@ fn kv_persists_across_restart_and_undeclared_store_is_denied() {
     let t = TestApp::new(&kv_manifest());
     let mut opts = t.options();
     let rc = t.dir.path().join("runtime-config.toml");
-    std::fs::write(&rc, "[key_value_store.cache]\ntype = \"spin\"\npath = \"cache.db\"\n").unwrap();
+    std::fs::write(
+        &rc,
+        "[key_value_store.cache]\ntype = \"spin\"\npath = \"cache.db\"\n",
+    )
+    .unwrap();
     opts.runtime_config = Some(rc);
 
     let app = canbao_host::start(opts.clone()).unwrap();
     let base = app.base_url();
-    assert_eq!(get(&format!("{base}/kv/set?store=default&key=k1&value=%E5%8F%82%E4%BF%9D")), (200, "ok".into()));
-    assert_eq!(get(&format!("{base}/kv/set?store=cache&key=k1&value=cached")), (200, "ok".into()));
+    assert_eq!(
+        get(&format!(
+            "{base}/kv/set?store=default&key=k1&value=%E5%8F%82%E4%BF%9D"
+        )),
+        (200, "ok".into())
+    );
+    assert_eq!(
+        get(&format!("{base}/kv/set?store=cache&key=k1&value=cached")),
+        (200, "ok".into())
+    );
     assert_eq!(get(&format!("{base}/kv/get?store=default&key=nope")).0, 404);
     let (status, body) = get(&format!("{base}/kv/get?store=secret&key=k1"));
     assert_eq!(status, 403);
@@ -31,12 +46,21 @@ fn kv_persists_across_restart_and_undeclared_store_is_denied() {
     app.stop();
 
     assert!(t.dir.path().join("state/sqlite_key_value.db").is_file());
-    assert!(t.dir.path().join("cache.db").is_file(), "runtime-config path is relative to the file");
+    assert!(
+        t.dir.path().join("cache.db").is_file(),
+        "runtime-config path is relative to the file"
+    );
 
     let app = canbao_host::start(opts).unwrap();
     let base = app.base_url();
-    assert_eq!(get(&format!("{base}/kv/get?store=default&key=k1")), (200, "参保".into()));
-    assert_eq!(get(&format!("{base}/kv/get?store=cache&key=k1")), (200, "cached".into()));
+    assert_eq!(
+        get(&format!("{base}/kv/get?store=default&key=k1")),
+        (200, "参保".into())
+    );
+    assert_eq!(
+        get(&format!("{base}/kv/get?store=cache&key=k1")),
+        (200, "cached".into())
+    );
     app.stop();
 }
 
@@ -44,11 +68,22 @@ fn kv_persists_across_restart_and_undeclared_store_is_denied() {
 fn kv_file_uses_spins_layout() {
     let t = TestApp::new(&kv_manifest());
     let app = t.start();
-    assert_eq!(get(&format!("{}/kv/set?store=default&key=a&value=b", app.base_url())).0, 200);
+    assert_eq!(
+        get(&format!(
+            "{}/kv/set?store=default&key=a&value=b",
+            app.base_url()
+        ))
+        .0,
+        200
+    );
     app.stop();
     let conn = rusqlite::Connection::open(t.dir.path().join("state/sqlite_key_value.db")).unwrap();
     let v: Vec<u8> = conn
-        .query_row("SELECT value FROM spin_key_value WHERE store = 'default' AND key = 'a'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM spin_key_value WHERE store = 'default' AND key = 'a'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(v, b"b");
 }
@@ -75,9 +110,16 @@ fn sqlite_persists_across_restart_with_all_value_types() {
     assert!(t.dir.path().join("state/sqlite_db.db").is_file());
 
     let app = t.start();
-    let r = sql(&app, "default", json!([{"sql": "SELECT i, r, s, b, n FROM p ORDER BY i"}]));
+    let r = sql(
+        &app,
+        "default",
+        json!([{"sql": "SELECT i, r, s, b, n FROM p ORDER BY i"}]),
+    );
     assert_eq!(r[0]["columns"], json!(["i", "r", "s", "b", "n"]));
-    assert_eq!(r[0]["rows"], json!([[42, 2.5, "张三", {"blob": [0, 255]}, null], [43, null, null, null, null]]));
+    assert_eq!(
+        r[0]["rows"],
+        json!([[42, 2.5, "张三", {"blob": [0, 255]}, null], [43, null, null, null, null]])
+    );
     app.stop();
 }
 
@@ -85,7 +127,11 @@ fn sqlite_persists_across_restart_with_all_value_types() {
 fn sqlite_transaction_spans_separate_execute_calls() {
     let t = TestApp::new(&sql_manifest());
     let app = t.start();
-    sql(&app, "default", json!([{"sql": "CREATE TABLE t (v INTEGER)"}]));
+    sql(
+        &app,
+        "default",
+        json!([{"sql": "CREATE TABLE t (v INTEGER)"}]),
+    );
 
     let r = sql(
         &app,
@@ -100,13 +146,25 @@ fn sqlite_transaction_spans_separate_execute_calls() {
     assert!(r.iter().all(|x| x.get("error").is_none()), "{r:?}");
 
     // Rolled back explicitly…
-    let r = sql(&app, "default", json!([{"sql": "BEGIN"}, {"sql": "INSERT INTO t VALUES (3)"}, {"sql": "ROLLBACK"}]));
+    let r = sql(
+        &app,
+        "default",
+        json!([{"sql": "BEGIN"}, {"sql": "INSERT INTO t VALUES (3)"}, {"sql": "ROLLBACK"}]),
+    );
     assert!(r.iter().all(|x| x.get("error").is_none()), "{r:?}");
     // …and implicitly, when the connection is dropped with the transaction open.
-    let r = sql(&app, "default", json!([{"sql": "BEGIN"}, {"sql": "INSERT INTO t VALUES (4)"}]));
+    let r = sql(
+        &app,
+        "default",
+        json!([{"sql": "BEGIN"}, {"sql": "INSERT INTO t VALUES (4)"}]),
+    );
     assert!(r.iter().all(|x| x.get("error").is_none()), "{r:?}");
 
-    let r = sql(&app, "default", json!([{"sql": "SELECT v FROM t ORDER BY v"}]));
+    let r = sql(
+        &app,
+        "default",
+        json!([{"sql": "SELECT v FROM t ORDER BY v"}]),
+    );
     assert_eq!(r[0]["rows"], json!([[1], [2]]));
 
     let r = sql(&app, "default", json!([{"sql": "SELEC broken"}]));
@@ -117,7 +175,10 @@ fn sqlite_transaction_spans_separate_execute_calls() {
 
 #[test]
 fn sqlite_undeclared_and_unknown_databases() {
-    let t = TestApp::new(&one_component(r#"sqlite_databases = ["default", "reports"]"#, ""));
+    let t = TestApp::new(&one_component(
+        r#"sqlite_databases = ["default", "reports"]"#,
+        "",
+    ));
     let app = t.start();
     let (status, body) = post(&format!("{}/sql?db=other", app.base_url()), "[]");
     assert_eq!(status, 403);
@@ -132,7 +193,11 @@ fn sqlite_undeclared_and_unknown_databases() {
 fn sqlite_concurrent_writers_wait_instead_of_failing() {
     let t = TestApp::new(&sql_manifest());
     let app = t.start();
-    sql(&app, "default", json!([{"sql": "CREATE TABLE c (v INTEGER)"}]));
+    sql(
+        &app,
+        "default",
+        json!([{"sql": "CREATE TABLE c (v INTEGER)"}]),
+    );
     let url = format!("{}/sql?db=default", app.base_url());
     let threads: Vec<_> = (0..40)
         .map(|i| {
@@ -155,7 +220,10 @@ fn sqlite_concurrent_writers_wait_instead_of_failing() {
 
 #[test]
 fn runtime_config_defines_extra_databases_in_files_and_memory() {
-    let t = TestApp::new(&one_component(r#"sqlite_databases = ["reports", "scratch"]"#, ""));
+    let t = TestApp::new(&one_component(
+        r#"sqlite_databases = ["reports", "scratch"]"#,
+        "",
+    ));
     let rc = t.dir.path().join("rc.toml");
     std::fs::write(
         &rc,
@@ -167,7 +235,11 @@ fn runtime_config_defines_extra_databases_in_files_and_memory() {
 
     let app = canbao_host::start(opts.clone()).unwrap();
     for db in ["reports", "scratch"] {
-        let r = sql(&app, db, json!([{"sql": "CREATE TABLE r (v TEXT)"}, {"sql": "INSERT INTO r VALUES ('kept')"}]));
+        let r = sql(
+            &app,
+            db,
+            json!([{"sql": "CREATE TABLE r (v TEXT)"}, {"sql": "INSERT INTO r VALUES ('kept')"}]),
+        );
         assert!(r.iter().all(|x| x.get("error").is_none()), "{db}: {r:?}");
         // A second connection sees the data, in memory too.
         let r = sql(&app, db, json!([{"sql": "SELECT v FROM r"}]));
@@ -177,9 +249,15 @@ fn runtime_config_defines_extra_databases_in_files_and_memory() {
     assert!(t.dir.path().join("data/reports.db").is_file());
 
     let app = canbao_host::start(opts).unwrap();
-    assert_eq!(sql(&app, "reports", json!([{"sql": "SELECT v FROM r"}]))[0]["rows"], json!([["kept"]]));
+    assert_eq!(
+        sql(&app, "reports", json!([{"sql": "SELECT v FROM r"}]))[0]["rows"],
+        json!([["kept"]])
+    );
     let r = sql(&app, "scratch", json!([{"sql": "SELECT v FROM r"}]));
-    assert!(r[0]["error"].as_str().unwrap().contains("no such table"), "memory is fresh per start: {r:?}");
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("no such table"),
+        "memory is fresh per start: {r:?}"
+    );
     app.stop();
 }
 
@@ -187,9 +265,16 @@ fn runtime_config_defines_extra_databases_in_files_and_memory() {
 fn unsupported_backend_type_fails_start_up() {
     let t = TestApp::new(&kv_manifest());
     let rc = t.dir.path().join("rc.toml");
-    std::fs::write(&rc, "[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://localhost\"\n").unwrap();
+    std::fs::write(
+        &rc,
+        "[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://localhost\"\n",
+    )
+    .unwrap();
     let mut opts = t.options();
     opts.runtime_config = Some(rc);
     let e = t.start_error(opts);
-    assert!(e.contains("redis") && e.contains("key_value_store.cache"), "{e}");
+    assert!(
+        e.contains("redis") && e.contains("key_value_store.cache"),
+        "{e}"
+    );
 }

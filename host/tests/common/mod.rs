@@ -10,7 +10,10 @@ use std::time::Duration;
 
 /// The workspace root (the parent of `host/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Path of the fixture component, built on first use.
@@ -21,11 +24,21 @@ pub fn fixture_wasm() -> &'static Path {
         let root = workspace_root();
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "-j2", "--target", "wasm32-wasip2", "--release", "-p", "canbao-host-fixture"])
+            .args([
+                "build",
+                "-j2",
+                "--target",
+                "wasm32-wasip2",
+                "--release",
+                "-p",
+                "canbao-host-fixture",
+            ])
             .status()
             .expect("cannot run cargo to build the fixture component");
         assert!(status.success(), "building canbao-host-fixture failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
         let wasm = target.join("wasm32-wasip2/release/canbao_host_fixture.wasm");
         assert!(wasm.is_file(), "{} was not produced", wasm.display());
         wasm
@@ -42,7 +55,10 @@ impl TestApp {
     /// Writes `spin.toml`; `{{wasm}}` in the text is replaced by the fixture's path.
     pub fn new(manifest: &str) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let text = manifest.replace("@WASM@", &fixture_wasm().display().to_string().replace('\\', "/"));
+        let text = manifest.replace(
+            "@WASM@",
+            &fixture_wasm().display().to_string().replace('\\', "/"),
+        );
         std::fs::write(dir.path().join("spin.toml"), text).unwrap();
         TestApp { dir }
     }
@@ -107,19 +123,28 @@ pub fn agent() -> ureq::Agent {
 
 /// GET `url`: status and body text.
 pub fn get(url: &str) -> (u16, String) {
-    let mut r = agent().get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut r = agent()
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
 /// POST `body` to `url`: status and body text.
 pub fn post(url: &str, body: &str) -> (u16, String) {
-    let mut r = agent().post(url).send(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let mut r = agent()
+        .post(url)
+        .send(body)
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
 /// Runs SQL statements on one connection through the fixture's `/sql`; returns the JSON results.
 pub fn sql(app: &RunningApp, db: &str, statements: serde_json::Value) -> Vec<serde_json::Value> {
-    let (status, body) = post(&format!("{}/sql?db={db}", app.base_url()), &statements.to_string());
+    let (status, body) = post(
+        &format!("{}/sql?db={db}", app.base_url()),
+        &statements.to_string(),
+    );
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
 }
