@@ -348,11 +348,14 @@ pub fn save_duplicate_candidates(db: &dyn Sql, pairs: &[CandidatePair], now: Dat
     Ok(added)
 }
 
+/// Each field's values over time with where they came from, oldest first.
+pub type FieldHistory = BTreeMap<Field, Vec<(Option<String>, Provenance)>>;
+
 /// Every field's provenance history for one person, oldest first (the staff person view).
-pub fn provenance_history(db: &dyn Sql, id: &CitizenId) -> Result<BTreeMap<Field, Vec<(Option<String>, Provenance)>>, StorageError> {
+pub fn provenance_history(db: &dyn Sql, id: &CitizenId) -> Result<FieldHistory, StorageError> {
     const SELECT_HISTORY: &str = "SELECT field, value, source, origin, observed_at FROM field_provenance
         WHERE id_number = ? ORDER BY id";
-    let mut history: BTreeMap<Field, Vec<(Option<String>, Provenance)>> = BTreeMap::new();
+    let mut history = FieldHistory::new();
     for row in db.execute(SELECT_HISTORY, &[id.as_str().into()])?.iter() {
         let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
         history.entry(field).or_default().push((row.get("value")?, provenance_from(&row)?));
