@@ -37,6 +37,8 @@ impl NativeSql {
     }
 
     fn migrated(conn: rusqlite::Connection) -> Result<Self, StorageError> {
+        // Intake's inner loop runs a dozen distinct statements per row; keep them all prepared.
+        conn.set_prepared_statement_cache_capacity(128);
         let db = NativeSql { conn };
         db.apply_connection_pragmas()?;
         migrate(&db)?;
@@ -215,8 +217,15 @@ mod tests {
         assert!(dup.unwrap_err().is_constraint());
         let keys: Vec<String> = db.execute("SELECT key FROM meta ORDER BY key", &[]).unwrap().column(0).unwrap();
         assert_eq!(keys, vec!["data_version".to_string(), "kept".to_string()]);
-        // The connection is usable again afterwards.
-        db.transaction(|tx| put(tx, "later")).unwrap();
+        // The connection is usable again afterwards, also through a trait object.
+        let object: &dyn Sql = &db;
+        object.transaction(|tx| put(tx, "later")).unwrap();
+        let failed: Result<(), StorageError> = object.transaction(|tx| {
+            put(tx, "never")?;
+            Err(StorageError::Sql("no".into()))
+        });
+        assert!(failed.is_err());
+        assert!(db.query_one("SELECT 1 FROM meta WHERE key = 'never'", &[]).unwrap().is_none());
     }
 
     #[test]
@@ -258,6 +267,15 @@ mod tests {
             .unwrap();
         let detail: Vec<String> = plan.column("detail").unwrap();
         assert!(detail.iter().any(|d| d.contains("persons_by_region_hukou")), "{detail:?}");
+        // GLOB is case-sensitive, so a prefix GLOB also uses the plain (BINARY) index; LIKE would not.
+        let plan = db
+            .execute(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM persons WHERE region_residence GLOB ? AND registered = 1",
+                &["510402*".into()],
+            )
+            .unwrap();
+        let detail: Vec<String> = plan.column("detail").unwrap();
+        assert!(detail.iter().any(|d| d.contains("persons_by_region_residence")), "{detail:?}");
     }
 
     #[test]
