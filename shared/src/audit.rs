@@ -11,7 +11,8 @@ use crate::auth::Principal;
 use crate::ids::CitizenId;
 use crate::redact::redact_log;
 use crate::storage::{Sql, SqlValue, StorageError};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::store::timestamp;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,11 +43,6 @@ pub fn record(
             detail.into(),
         ],
     )
-}
-
-/// The form `at` is stored in: RFC 3339 UTC with milliseconds, so text order is time order.
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Which rows to list.

@@ -5,7 +5,10 @@
 mod lookup_support;
 
 use canbao_tests::{Reply, TestApp};
-use lookup_support::{audit_rows, database, provenance, seed, Resident};
+use canbao::codes::Source;
+use canbao::storage::Sql;
+use canbao::store::timestamp;
+use lookup_support::{apply, audit_rows, database, observation, said_on, seed, Resident};
 use serde_json::json;
 
 const PORTAL: &str = "http://portal.example";
@@ -32,7 +35,7 @@ fn lookup_shows_the_status_with_name_and_id_masked() {
     let db = database(&app);
     let person = ouyang();
     seed(&db, &person);
-    let zhang = Resident { via_form: true, ..Resident::new("510403", "1990-12-01", 456, "张三", "510403") };
+    let zhang = Resident { survey_phone: Some("13800001111"), ..Resident::new("510403", "1990-12-01", 456, "张三", "510403") };
     seed(&db, &zhang);
 
     let reply = app.get(&lookup_path(person.id.as_str(), "欧阳娜娜"));
@@ -49,7 +52,7 @@ fn lookup_shows_the_status_with_name_and_id_masked() {
                 {"scheme": "170", "name": "城乡居民基本养老保险", "status": "terminated"},
                 {"scheme": "390", "name": "城乡居民基本医疗保险", "status": "active"}
             ],
-            "updated_at": lookup_support::SEEDED_AT,
+            "updated_at": timestamp(said_on(2)),
         })
     );
     assert_eq!(reply.header("cache-control"), Some("no-store"));
@@ -160,22 +163,19 @@ fn cors_answers_allowed_origins_and_nothing_else() {
 fn the_person_view_is_region_scoped_complete_and_audited() {
     let app = app();
     let db = database(&app);
-    let person = ouyang();
+    let person = Resident { survey_phone: Some("13800001111"), ..ouyang() };
     seed(&db, &person);
     let id = person.id.as_str();
-    provenance(&db, id, "phone", "13800001111", "survey", false);
-    db.exec(
-        "INSERT INTO conflicts (id_number, field, candidates, opened_at, updated_at)
-         VALUES (?, 'name', '[{\"value\":\"欧阳娜娜\",\"sources\":[]},{\"value\":\"欧阳那那\",\"sources\":[]}]', 't', 't')",
-        &[id.into()],
-    )
-    .unwrap();
+    // A grid worker writes the name differently: a conflict for review (the registry wins).
+    let mut other_name = observation(&person, Source::Survey, 4);
+    other_name.name = Some("欧阳那那".into());
+    apply(&db, &other_name);
     let twin = Resident::new("510402", "1985-03-04", 133, "欧阳娜娜", "510402001");
     seed(&db, &twin);
     let (a, b) = if id < twin.id.as_str() { (id, twin.id.as_str()) } else { (twin.id.as_str(), id) };
     db.exec(
-        "INSERT INTO duplicate_candidates (id_a, id_b, rule, detected_at) VALUES (?, ?, 'same_details', 't')",
-        &[a.into(), b.into()],
+        "INSERT INTO duplicate_candidates (id_a, id_b, rule, detected_at) VALUES (?, ?, 'same_details', ?)",
+        &[a.into(), b.into(), timestamp(said_on(5)).into()],
     )
     .unwrap();
     let path = format!("/api/v1/persons/{id}");
@@ -196,15 +196,23 @@ fn the_person_view_is_region_scoped_complete_and_audited() {
         let field = |name: &str| v["fields"].as_array().unwrap().iter().find(|f| f["field"] == name).unwrap().clone();
         assert_eq!(field("name")["value"], "欧阳娜娜");
         assert_eq!(field("name")["provenance"]["source"], "public_security");
-        assert_eq!(field("name")["provenance"]["origin"], "batch:seed");
-        assert_eq!(field("phone")["provenance"], json!(null));
+        assert_eq!(field("name")["provenance"]["origin"], "batch:seed-1");
+        assert_eq!(field("name")["conflict"], true);
+        assert_eq!(field("phone")["value"], "13800001111");
+        assert_eq!(field("phone")["provenance"]["source"], "survey");
         assert_eq!(v["schemes"].as_array().unwrap().len(), 2);
         assert_eq!(v["schemes"][1]["scheme"], "390");
-        assert_eq!(v["schemes"][1]["source"], "health");
+        assert_eq!(v["schemes"][1]["status"], "active");
+        assert_eq!(v["schemes"][1]["provenance"]["source"], "health");
+        assert!(v["scheme_history"].is_array());
         assert_eq!(v["conflicts"][0]["field"], "name");
-        assert_eq!(v["conflicts"][0]["candidates"][1]["value"], "欧阳那那");
+        let candidates: Vec<&str> =
+            v["conflicts"][0]["candidates"].as_array().unwrap().iter().map(|c| c["value"].as_str().unwrap()).collect();
+        assert!(candidates.contains(&"欧阳那那") && candidates.contains(&"欧阳娜娜"), "{candidates:?}");
         assert_eq!(v["duplicate_candidates"][0]["other_id_number"], twin.id.as_str());
-        assert!(v["history"].as_array().unwrap().iter().any(|h| h["field"] == "phone" && h["current"] == false));
+        assert_eq!(v["registered"], true);
+        let changed: Vec<&str> = v["history"].as_array().unwrap().iter().map(|h| h["field"].as_str().unwrap()).collect();
+        assert!(changed.contains(&"name") && changed.contains(&"phone"), "{changed:?}");
         assert_eq!(v["missing_fields"][0], "ethnicity");
     }
     assert_eq!(audit_rows(&db, id), 3, "one audit row per view");

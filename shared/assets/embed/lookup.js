@@ -2,8 +2,8 @@
  * 参保登记查询 — the embeddable lookup widget of canbao.
  *
  * A portal includes it with
- *   <div id="x"></div><script src="https://<canbao>/embed/lookup.js" data-target="x"></script>
- * or mounts it itself with CanbaoLookup.mount(element, { apiBase: "https://<canbao>" }).
+ *   <div id="x"></div><script src="<canbao origin>/embed/lookup.js" data-target="x"></script>
+ * or mounts it itself with CanbaoLookup.mount(element, { apiBase: "<canbao origin>" }).
  * The form lives in a Shadow DOM, so the portal's CSS cannot reach it, and it calls the lookup
  * API across origins (the portal's origin must be in the app's `cors_origins`). The iframe page
  * /embed/lookup uses this same script with data-report-height, posting its height to the parent.

@@ -1,32 +1,39 @@
-//! Fixtures for the lookup tests: persons written straight into the running app's database
-//! (SQLite in WAL mode lets a native writer work beside the host), with IDs built by the
-//! project's own `CitizenId::from_parts`.
+//! Fixtures for the lookup tests: residents written into the running app's database the way
+//! intake writes them (merge by precedence, then `store::save_outcome`), natively beside the
+//! host (SQLite in WAL mode), with IDs from the project's `CitizenId::from_parts`.
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
 
-use canbao::ids::CitizenId;
+use canbao::codes::{EnrollmentStatus, Scheme, Source};
+use canbao::ids::{CitizenId, Phone};
+use canbao::merge::{merge_by_precedence, Observation};
+use canbao::person::{Enrollment, Origin, Provenance};
+use canbao::regions::RegionCode;
 use canbao::storage::native::NativeSql;
-use canbao::storage::{Sql, SqlValue};
+use canbao::storage::{Sql, SqlExt, StorageError};
+use canbao::store::{load_person, save_outcome};
 use canbao_tests::TestApp;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
-/// A resident to seed: ID parts, name, hukou region, enrollments (scheme, status).
+/// A resident to seed.
 pub struct Resident {
     /// The citizen ID.
     pub id: CitizenId,
-    /// The name as stored.
+    /// The name as the household registry writes it.
     pub name: &'static str,
-    /// The attributed (hukou) region.
+    /// The hukou region (the attributed region).
     pub region: &'static str,
-    /// Enrollments from hrss/health: (scheme, status).
+    /// Enrollments from hrss (health for 390): (scheme, status).
     pub schemes: &'static [(&'static str, &'static str)],
-    /// Whether a form registration was received.
-    pub via_form: bool,
+    /// A grid worker's registration with this phone, if any.
+    pub survey_phone: Option<&'static str>,
 }
 
 impl Resident {
     /// A resident born on `birth` (`YYYY-MM-DD`) with `sequence` in `county`.
     pub fn new(county: &str, birth: &str, sequence: u16, name: &'static str, region: &'static str) -> Resident {
         let birth = NaiveDate::parse_from_str(birth, "%Y-%m-%d").expect("date");
-        Resident { id: CitizenId::from_parts(county, birth, sequence), name, region, schemes: &[], via_form: false }
+        Resident { id: CitizenId::from_parts(county, birth, sequence), name, region, schemes: &[], survey_phone: None }
     }
 }
 
@@ -35,53 +42,61 @@ pub fn database(app: &TestApp) -> NativeSql {
     NativeSql::open(app.state_dir().join("sqlite_db.db")).expect("open the app's database")
 }
 
-/// When fixtures say their data was recorded.
-pub const SEEDED_AT: &str = "2026-03-01T08:00:00.000Z";
-
-/// Writes a resident with the provenance of their name and enrollments.
-pub fn seed(db: &NativeSql, r: &Resident) {
-    let id = r.id.as_str();
-    let registered = r.via_form || !r.schemes.is_empty();
-    db.exec(
-        "INSERT INTO persons (id_number, name, name_key, gender, birth_date, hukou_region, via_form, region_hukou,
-            region_residence, registered, missing_fields, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ethnicity,residence_address,phone,employment_status', ?, ?)",
-        &[
-            id.into(),
-            r.name.into(),
-            canbao::person::normalise_text(r.name).into(),
-            r.id.gender().code().into(),
-            r.id.birth_date().to_string().into(),
-            r.region.into(),
-            r.via_form.into(),
-            r.region.into(),
-            r.region.into(),
-            registered.into(),
-            SEEDED_AT.into(),
-            SEEDED_AT.into(),
-        ],
-    )
-    .expect("insert person");
-    provenance(db, id, "name", r.name, "public_security", true);
-    for (scheme, status) in r.schemes {
-        let source = if *scheme == "390" { "health" } else { "hrss" };
-        db.exec(
-            "INSERT INTO enrollments (id_number, scheme, status, since, region, source, origin, observed_at, updated_at)
-             VALUES (?, ?, ?, '2020-01-01', ?, ?, 'batch:seed', ?, ?)",
-            &[id.into(), (*scheme).into(), (*status).into(), r.region.into(), source.into(), SEEDED_AT.into(), SEEDED_AT.into()],
-        )
-        .expect("insert enrollment");
-    }
+/// When the fixtures' sources said what they say (day 1 registry, day 2 insurance, day 3 survey).
+pub fn said_on(day: u32) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&format!("2026-03-0{day}T08:00:00Z")).expect("time").with_timezone(&Utc)
 }
 
-/// Adds one provenance row for a field (current or history).
-pub fn provenance(db: &NativeSql, id: &str, field: &str, value: &str, source: &str, current: bool) {
-    db.exec(
-        "INSERT INTO field_provenance (id_number, field, value, source, origin, observed_at, recorded_at, is_current)
-         VALUES (?, ?, ?, ?, 'batch:seed', ?, ?, ?)",
-        &[id.into(), field.into(), value.into(), source.into(), SEEDED_AT.into(), SEEDED_AT.into(), SqlValue::from(current)],
-    )
-    .expect("insert provenance");
+/// An empty observation about `r` by `source` on day `day`.
+pub fn observation(r: &Resident, source: Source, day: u32) -> Observation {
+    Observation::new(r.id, Provenance { source, origin: Origin::Batch(format!("seed-{day}")), at: said_on(day) })
+}
+
+/// Records what one source says about a person, as intake does.
+pub fn apply(db: &NativeSql, o: &Observation) {
+    db.transaction(|tx| {
+        let current = load_person(tx, &o.id)?;
+        save_outcome(tx, &merge_by_precedence(current.as_ref(), o), o.provenance.at)?;
+        Ok::<_, StorageError>(())
+    })
+    .expect("save a fixture person");
+}
+
+/// Writes a resident: the household registry's identity fields, then their enrollments, then a
+/// survey registration if they have one.
+pub fn seed(db: &NativeSql, r: &Resident) {
+    let region = RegionCode::parse(r.region).expect("region").value;
+    let mut registry = observation(r, Source::PublicSecurity, 1);
+    registry.name = Some(r.name.into());
+    registry.gender = Some(r.id.gender());
+    registry.birth_date = Some(r.id.birth_date());
+    registry.hukou_region = Some(region);
+    apply(db, &registry);
+    for source in [Source::Hrss, Source::Health] {
+        let enrollments: Vec<Enrollment> = r
+            .schemes
+            .iter()
+            .map(|(scheme, status)| (Scheme::parse(scheme).expect("scheme"), EnrollmentStatus::parse(status).expect("status")))
+            .filter(|(scheme, _)| (*scheme == Scheme::ResidentMedical) == (source == Source::Health))
+            .map(|(scheme, status)| Enrollment {
+                scheme,
+                status,
+                since: NaiveDate::from_ymd_opt(2020, 1, 1),
+                region: Some(region),
+                employer_credit_code: None,
+            })
+            .collect();
+        if !enrollments.is_empty() {
+            let mut insurance = observation(r, source, 2);
+            insurance.enrollments = enrollments;
+            apply(db, &insurance);
+        }
+    }
+    if let Some(phone) = r.survey_phone {
+        let mut survey = observation(r, Source::Survey, 3);
+        survey.phone = Some(Phone::parse(phone).expect("phone").value);
+        apply(db, &survey);
+    }
 }
 
 /// Rows in the audit trail for a person.
