@@ -143,7 +143,7 @@ impl Principal {
         match self {
             Principal::Token(t) if t.role == Role::Admin => true,
             Principal::Token(t) if matches!(t.role, Role::Staff | Role::Collector) => {
-                t.region.as_deref().is_some_and(|prefix| region.starts_with(prefix))
+                t.region.as_deref().is_some_and(|scope| region.starts_with(area_prefix(scope)))
             }
             _ => false,
         }
@@ -171,6 +171,15 @@ impl Principal {
         } else {
             Err(ApiError::Forbidden { code: "outside_region", message: "该人员不在您负责的区域内".into() })
         }
+    }
+}
+
+/// A token's region as a code prefix: a full code stands for its whole area (`510400` → `5104`),
+/// anything else is taken as the prefix it is.
+fn area_prefix(scope: &str) -> &str {
+    match crate::regions::RegionCode::parse(scope) {
+        Ok(code) if code.value.as_str() == scope => &scope[..code.value.area_prefix().len()],
+        _ => scope,
     }
 }
 
@@ -206,6 +215,13 @@ mod tests {
         assert_eq!(p.role(), Some(Role::Staff));
         assert!(p.covers_region("510402001001"));
         assert!(!p.covers_region("510403001001"));
+        let city = AccessTokens::from_json(&format!(
+            r#"[{{"sha256":"{}","role":"staff","region":"510400","name":"市局"}}]"#,
+            token_hash("city")
+        ))
+        .unwrap();
+        let city = city.authenticate(&with_auth("Bearer city")).unwrap();
+        assert!(city.covers_region("510421001001") && !city.covers_region("510104001001"));
         assert_eq!(t.authenticate(&with_auth("Bearer nope")).unwrap_err().status(), 401);
         assert_eq!(t.authenticate(&with_auth("Basic abc")).unwrap_err().status(), 401);
         assert!(matches!(t.authenticate(&Request::new("GET", "/")).unwrap(), Principal::Public));

@@ -5,6 +5,7 @@
 pub mod codes;
 pub mod correction;
 pub mod error;
+pub mod figures;
 pub mod ids;
 pub mod masking;
 pub mod ratelimit;

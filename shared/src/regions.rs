@@ -131,8 +131,13 @@ impl RegionCode {
     /// Whether this code lies in `ancestor`'s area by the coding scheme alone (a code lies in
     /// its own area); [`RegionTree::contains`] also requires both to be loaded.
     pub fn is_within(&self, ancestor: RegionCode) -> bool {
-        self.level() >= ancestor.level()
-            && self.as_str().starts_with(&ancestor.as_str()[..ancestor.level().prefix_len()])
+        self.level() >= ancestor.level() && self.as_str().starts_with(ancestor.area_prefix())
+    }
+
+    /// The significant prefix every code in this area starts with (`510400` → `5104`,
+    /// `510402` → `510402`): what region queries and scoping match on.
+    pub fn area_prefix(&self) -> &str {
+        &self.as_str()[..self.level().prefix_len()]
     }
 }
 

@@ -1,0 +1,320 @@
+//! The figures of DOMAIN §7, each computed by one documented query over the base database:
+//! target population, registered, complete, each mandatory field's fill, insured, coverage per
+//! scheme, duplicate enrollment and benefits after death — for a region and each of its child
+//! regions, attributing persons by hukou or by residence. `persons` carries the attributed
+//! regions and the registered/complete/missing columns, maintained by `store` on every save, so
+//! every figure is an aggregate over one index range of one table.
+
+use crate::codes::Scheme;
+use crate::completeness::MANDATORY_FIELDS;
+use crate::regions::RegionCode;
+use crate::storage::{Sql, StorageError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The registration-rate target (登记率 ≥ 90%).
+pub const REGISTRATION_TARGET: f64 = 0.90;
+/// The completeness-rate target (完整率 ≥ 80%).
+pub const COMPLETENESS_TARGET: f64 = 0.80;
+
+/// How a person is attributed to a region (DOMAIN §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribute {
+    /// Hukou region, else residence, else the ID's address code (the default).
+    Hukou,
+    /// Residence region, else hukou, else the ID's address code.
+    Residence,
+}
+
+impl Attribute {
+    /// Parses `hukou` or `residence`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "hukou" => Some(Attribute::Hukou),
+            "residence" => Some(Attribute::Residence),
+            _ => None,
+        }
+    }
+
+    /// The code as written in requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attribute::Hukou => "hukou",
+            Attribute::Residence => "residence",
+        }
+    }
+}
+
+/// The figures of one region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Region code.
+    pub region: String,
+    /// 应登记: persons attributed here with person_status `normal`.
+    pub target_population: u64,
+    /// 已登记: target persons with an enrollment from hrss/health or a survey/self registration.
+    pub registered: u64,
+    /// registered / target_population.
+    pub registration_rate: f64,
+    /// Registered persons with every mandatory field.
+    pub complete: u64,
+    /// complete / registered.
+    pub completeness_rate: f64,
+    /// Registered persons having each mandatory field.
+    pub fill_counts: BTreeMap<String, u64>,
+    /// fill_counts / registered.
+    pub fill_rates: BTreeMap<String, f64>,
+    /// Target persons with ≥ 1 active enrollment.
+    pub insured: u64,
+    /// target_population − insured.
+    pub uninsured: u64,
+    /// Target persons active in each scheme.
+    pub active_by_scheme: BTreeMap<String, u64>,
+    /// active_by_scheme / target_population.
+    pub coverage: BTreeMap<String, f64>,
+    /// Persons attributed here active in 310+390, 170+(110|120) or 110+120 (any person status).
+    pub duplicate_enrollment: u64,
+    /// Deceased persons attributed here with an enrollment still active.
+    pub benefits_after_death: u64,
+}
+
+impl Figures {
+    /// Whether the registration rate meets its 90% target.
+    pub fn registration_target_met(&self) -> bool {
+        self.registration_rate >= REGISTRATION_TARGET
+    }
+
+    /// Whether the completeness rate meets its 80% target.
+    pub fn completeness_target_met(&self) -> bool {
+        self.completeness_rate >= COMPLETENESS_TARGET
+    }
+
+    fn finish(&mut self) {
+        let rate = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        self.uninsured = self.target_population - self.insured;
+        self.registration_rate = rate(self.registered, self.target_population);
+        self.completeness_rate = rate(self.complete, self.registered);
+        self.fill_rates = self.fill_counts.iter().map(|(k, v)| (k.clone(), rate(*v, self.registered))).collect();
+        self.coverage =
+            self.active_by_scheme.iter().map(|(k, v)| (k.clone(), rate(*v, self.target_population))).collect();
+    }
+}
+
+/// The bit of each scheme in the per-person mask of active enrollments.
+fn scheme_bit(scheme: Scheme) -> u32 {
+    1 << Scheme::ALL.iter().position(|s| *s == scheme).expect("every scheme is listed")
+}
+
+/// The one query behind every figure, for one attribution column. Parameters: ?1 the region code
+/// R, ?2 the upper bound `R:` (so `col >= R AND col < R:` is the index range of codes starting
+/// with R), ?3 the length of the codes to group by (R's own length for R alone, a child level's
+/// length for its children). The SQL is assembled only from constants: the column, the mandatory
+/// field names and the scheme codes.
+fn figures_sql(attribute: Attribute) -> String {
+    let col = match attribute {
+        Attribute::Hukou => "region_hukou",
+        Attribute::Residence => "region_residence",
+    };
+    let mask_cases: String = Scheme::ALL
+        .iter()
+        .map(|s| format!(" WHEN '{}' THEN {}", s.code(), scheme_bit(*s)))
+        .collect();
+    let fills: String = MANDATORY_FIELDS
+        .iter()
+        .map(|f| {
+            format!(
+                ",\n  SUM(target AND registered AND instr(',' || missing_fields || ',', ',{},') = 0)",
+                f.as_str()
+            )
+        })
+        .collect();
+    let actives: String = Scheme::ALL
+        .iter()
+        .map(|s| format!(",\n  SUM(target AND (mask & {}) <> 0)", scheme_bit(*s)))
+        .collect();
+    let bit = |s: Scheme| scheme_bit(s);
+    let duplicate = format!(
+        "((mask & {m310}) <> 0 AND (mask & {m390}) <> 0) OR ((mask & {m170}) <> 0 AND (mask & {m110_120}) <> 0) \
+         OR ((mask & {m110}) <> 0 AND (mask & {m120}) <> 0)",
+        m310 = bit(Scheme::EmployeeMedical),
+        m390 = bit(Scheme::ResidentMedical),
+        m170 = bit(Scheme::ResidentPension),
+        m110_120 = bit(Scheme::EnterprisePension) | bit(Scheme::PublicSectorPension),
+        m110 = bit(Scheme::EnterprisePension),
+        m120 = bit(Scheme::PublicSectorPension),
+    );
+    format!(
+        "SELECT area,
+  SUM(target), SUM(target AND registered), SUM(target AND registered AND complete),
+  SUM(target AND mask <> 0), SUM({duplicate}), SUM(person_status = 'deceased' AND mask <> 0){fills}{actives}
+FROM (
+  SELECT substr(p.{col}, 1, ?3) AS area, p.person_status = 'normal' AS target, p.person_status,
+    p.registered, p.complete, p.missing_fields,
+    COALESCE((SELECT SUM(CASE e.scheme{mask_cases} ELSE 0 END) FROM enrollments e
+              WHERE e.id_number = p.id_number AND e.status = 'active'), 0) AS mask
+  FROM persons p
+  WHERE p.{col} >= ?1 AND p.{col} < ?2
+)
+GROUP BY area ORDER BY area"
+    )
+}
+
+/// The figures of `region` grouped by the first `group_len` characters of the attributed region
+/// (`group_len` = the length of the region's area prefix gives one row, the region itself).
+pub fn figures_grouped(
+    db: &dyn Sql,
+    attribute: Attribute,
+    region: RegionCode,
+    group_len: usize,
+) -> Result<Vec<Figures>, StorageError> {
+    let prefix = region.area_prefix();
+    let rows = db.execute(
+        &figures_sql(attribute),
+        &[prefix.into(), format!("{prefix}:").into(), (group_len as i64).into()],
+    )?;
+    let fixed = 7;
+    rows.iter()
+        .map(|row| {
+            let n = |i: usize| -> Result<u64, StorageError> { Ok(row.get::<Option<i64>>(i)?.unwrap_or(0) as u64) };
+            let mut f = Figures {
+                region: row.get::<String>(0)?,
+                target_population: n(1)?,
+                registered: n(2)?,
+                complete: n(3)?,
+                insured: n(4)?,
+                duplicate_enrollment: n(5)?,
+                benefits_after_death: n(6)?,
+                ..Figures::default()
+            };
+            for (i, field) in MANDATORY_FIELDS.iter().enumerate() {
+                f.fill_counts.insert(field.as_str().to_string(), n(fixed + i)?);
+            }
+            for (i, scheme) in Scheme::ALL.iter().enumerate() {
+                f.active_by_scheme.insert(scheme.code().to_string(), n(fixed + MANDATORY_FIELDS.len() + i)?);
+            }
+            f.finish();
+            Ok(f)
+        })
+        .collect()
+}
+
+/// The figures of one region (all zero when nobody is attributed there).
+pub fn figures_for(db: &dyn Sql, attribute: Attribute, region: RegionCode) -> Result<Figures, StorageError> {
+    let mut all = figures_grouped(db, attribute, region, region.area_prefix().len())?;
+    let mut f = all.pop().unwrap_or_else(|| {
+        let mut empty = Figures::default();
+        MANDATORY_FIELDS.iter().for_each(|m| {
+            empty.fill_counts.insert(m.as_str().to_string(), 0);
+        });
+        Scheme::ALL.iter().for_each(|s| {
+            empty.active_by_scheme.insert(s.code().to_string(), 0);
+        });
+        empty.finish();
+        empty
+    });
+    f.region = region.as_str().to_string();
+    Ok(f)
+}
+
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    use super::*;
+    use crate::codes::{EnrollmentStatus, Gender, PersonStatus, Source};
+    use crate::ids::{CitizenId, Phone};
+    use crate::merge::{merge_by_precedence, Observation};
+    use crate::person::{Enrollment, Origin, Provenance};
+    use crate::storage::native::NativeSql;
+    use crate::store::{load_person, save_outcome};
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn code(text: &str) -> RegionCode {
+        RegionCode::parse(text).unwrap().value
+    }
+
+    fn observe(db: &NativeSql, obs: Observation) {
+        let current = load_person(db, &obs.id).unwrap();
+        let outcome = merge_by_precedence(current.as_ref(), &obs);
+        save_outcome(db, &outcome, obs.provenance.at).unwrap();
+    }
+
+    fn registry(db: &NativeSql, seq: u16, community: &str, status: PersonStatus) -> CitizenId {
+        let id = CitizenId::from_parts(&community[..6], NaiveDate::from_ymd_opt(1980, 5, 6).unwrap(), seq);
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut obs = Observation::new(id, Provenance { source: Source::PublicSecurity, origin: Origin::Batch("1".into()), at });
+        obs.name = Some("张三".into());
+        obs.gender = Some(id.gender());
+        obs.ethnicity = Some(crate::codes::Ethnicity::HAN);
+        obs.birth_date = Some(id.birth_date());
+        obs.hukou_region = Some(RegionCode::parse(community).unwrap().value);
+        obs.person_status = Some(status);
+        observe(db, obs);
+        id
+    }
+
+    fn enroll(db: &NativeSql, id: CitizenId, scheme: Scheme, status: EnrollmentStatus) {
+        let at = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+        let mut obs = Observation::new(id, Provenance { source: Source::Hrss, origin: Origin::Batch("2".into()), at });
+        obs.enrollments.push(Enrollment { scheme, status, since: None, region: None, employer_credit_code: None });
+        observe(db, obs);
+    }
+
+    #[test]
+    fn figures_follow_the_definitions_by_region() {
+        let db = NativeSql::open_in_memory().unwrap();
+        // East district, community A: registered and insured twice (310 + 390: duplicate).
+        let a = registry(&db, 11, "510402001001", PersonStatus::Normal);
+        enroll(&db, a, Scheme::EmployeeMedical, EnrollmentStatus::Active);
+        enroll(&db, a, Scheme::ResidentMedical, EnrollmentStatus::Active);
+        // East district: registered but suspended (not insured).
+        let b = registry(&db, 12, "510402002001", PersonStatus::Normal);
+        enroll(&db, b, Scheme::ResidentPension, EnrollmentStatus::Suspended);
+        // East district: not registered.
+        registry(&db, 13, "510402001001", PersonStatus::Normal);
+        // East district: deceased with an active pension: benefits after death, not target.
+        let d = registry(&db, 14, "510402001001", PersonStatus::Deceased);
+        enroll(&db, d, Scheme::EnterprisePension, EnrollmentStatus::Active);
+        // West district: one registered person.
+        let w = registry(&db, 15, "510403001001", PersonStatus::Normal);
+        enroll(&db, w, Scheme::ResidentMedical, EnrollmentStatus::Active);
+
+        let east = figures_for(&db, Attribute::Hukou, code("510402")).unwrap();
+        assert_eq!((east.target_population, east.registered, east.insured, east.uninsured), (3, 2, 1, 2));
+        assert_eq!((east.duplicate_enrollment, east.benefits_after_death), (1, 1));
+        assert_eq!(east.active_by_scheme["310"], 1);
+        assert_eq!(east.active_by_scheme["110"], 0, "the deceased person is not in the target population");
+        assert!((east.registration_rate - 2.0 / 3.0).abs() < 1e-12);
+        // Nobody has a phone or residence address yet: nobody is complete.
+        assert_eq!((east.complete, east.fill_counts["phone"], east.fill_counts["name"]), (0, 0, 2));
+        assert!(!east.registration_target_met());
+
+        let city = figures_for(&db, Attribute::Hukou, code("510400")).unwrap();
+        assert_eq!((city.target_population, city.registered, city.insured), (4, 3, 2));
+        let counties = figures_grouped(&db, Attribute::Hukou, code("510400"), 6).unwrap();
+        let codes: Vec<&str> = counties.iter().map(|f| f.region.as_str()).collect();
+        assert_eq!(codes, ["510402", "510403"]);
+        assert_eq!(counties[0], Figures { region: "510402".into(), ..east.clone() });
+        let townships = figures_grouped(&db, Attribute::Hukou, code("510402"), 9).unwrap();
+        assert_eq!(townships.iter().map(|f| f.target_population).collect::<Vec<_>>(), [2, 1]);
+
+        let nobody = figures_for(&db, Attribute::Hukou, code("510421")).unwrap();
+        assert_eq!((nobody.target_population, nobody.registration_rate), (0, 0.0));
+    }
+
+    #[test]
+    fn completeness_counts_registered_persons_with_every_mandatory_field() {
+        let db = NativeSql::open_in_memory().unwrap();
+        let id = registry(&db, 21, "510411001001", PersonStatus::Normal);
+        enroll(&db, id, Scheme::ResidentMedical, EnrollmentStatus::Active);
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut obs = Observation::new(id, Provenance { source: Source::Survey, origin: Origin::Receipt("r1".into()), at });
+        obs.residence_address = Some("仁和区示例路 1 号".into());
+        obs.phone = Some(Phone::parse("13812345678").unwrap().value);
+        obs.employment_status = Some(crate::codes::EmploymentStatus::Farmer);
+        observe(&db, obs);
+        let f = figures_for(&db, Attribute::Hukou, code("510411")).unwrap();
+        assert_eq!((f.registered, f.complete, f.completeness_rate), (1, 1, 1.0));
+        assert!(f.fill_rates.values().all(|r| *r == 1.0), "{:?}", f.fill_rates);
+        let _ = Gender::Male;
+    }
+}
