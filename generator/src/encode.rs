@@ -255,12 +255,22 @@ impl XlsxWorker {
         Ok(())
     }
 
-    fn finish(mut self) -> anyhow::Result<Vec<u8>> {
-        let sent = self.flush();
+    fn finish(mut self) -> anyhow::Result<PendingXlsx> {
+        self.flush()?;
         drop(self.tx);
-        let bytes = self.handle.join().map_err(|_| anyhow::anyhow!("the XLSX writer panicked"))??;
-        sent?;
-        Ok(bytes)
+        Ok(PendingXlsx(self.handle))
+    }
+}
+
+/// An XLSX still being compressed and written on its own thread; `wait` for its bytes (empty
+/// when written to disk). Letting it finish while the next file is generated keeps both cores
+/// busy.
+pub struct PendingXlsx(std::thread::JoinHandle<anyhow::Result<Vec<u8>>>);
+
+impl PendingXlsx {
+    /// Waits for the XLSX and returns its bytes.
+    pub fn wait(self) -> anyhow::Result<Vec<u8>> {
+        self.0.join().map_err(|_| anyhow::anyhow!("the XLSX writer panicked"))?
     }
 }
 
@@ -282,7 +292,7 @@ pub struct Written {
     pub csv_utf8: Vec<u8>,
     /// CSV, GB18030.
     pub csv_gb18030: Vec<u8>,
-    /// XLSX.
+    /// XLSX (filled in by [`PendingXlsx::wait`]).
     pub xlsx: Vec<u8>,
 }
 
@@ -338,8 +348,9 @@ impl FileWriter {
         Ok(())
     }
 
-    /// Flushes and closes every encoding; returns the in-memory bytes.
-    pub fn finish(self) -> anyhow::Result<Written> {
+    /// Flushes and closes the CSV encodings and returns their in-memory bytes, with the XLSX
+    /// still finishing on its thread.
+    pub fn finish(self) -> anyhow::Result<(Written, Option<PendingXlsx>)> {
         let mut w = Written::default();
         if let Some(s) = self.utf8 {
             w.csv_utf8 = s.finish()?;
@@ -347,10 +358,11 @@ impl FileWriter {
         if let Some(s) = self.gb {
             w.csv_gb18030 = s.finish()?;
         }
-        if let Some(x) = self.xlsx {
-            w.xlsx = x.finish()?;
-        }
-        Ok(w)
+        let pending = match self.xlsx {
+            Some(x) => Some(x.finish()?),
+            None => None,
+        };
+        Ok((w, pending))
     }
 }
 

@@ -301,6 +301,8 @@ pub struct Run<'a> {
     pub ambiguous: u64,
     /// Called with the number of rows written since the last call.
     pub progress: &'a mut dyn FnMut(u64),
+    /// XLSX files still being written: (index into `files`, its thread).
+    pub pending_xlsx: Vec<(usize, crate::encode::PendingXlsx)>,
 }
 
 fn gender_zh(g: Gender) -> &'static str {
@@ -350,6 +352,9 @@ impl Run<'_> {
     pub fn all_files(&mut self) -> anyhow::Result<()> {
         for (i, source) in LOAD_ORDER.iter().enumerate() {
             self.file(*source, i as u64)?;
+        }
+        for (i, x) in std::mem::take(&mut self.pending_xlsx) {
+            self.files[i].xlsx = x.wait()?;
         }
         Ok(())
     }
@@ -853,7 +858,10 @@ impl Run<'_> {
                 }
             }
             (self.progress)(since_progress);
-            let w: Written = writer.finish()?;
+            let (w, pending_xlsx): (Written, _) = writer.finish()?;
+            if let Some(x) = pending_xlsx {
+                self.pending_xlsx.push((self.files.len(), x));
+            }
             self.files.push(DepartmentFile {
                 source,
                 name: stem,

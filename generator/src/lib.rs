@@ -207,6 +207,7 @@ fn run(
         expected: Vec::new(),
         ambiguous: 0,
         progress,
+        pending_xlsx: Vec::new(),
     };
     run.all_files()?;
     let regs = registrations::generate(&mut run, cfg.survey_rate, registration_out)?;
