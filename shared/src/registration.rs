@@ -109,7 +109,12 @@ impl Registration {
         p.refuse_unknown_fields(FORM_FIELDS, &[]);
         let id = p.required(Field::IdNumber).and_then(|t| p.keep(CitizenId::parse_at(t, today), "id_number"));
         let name = p.required(Field::Name).and_then(|t| p.name(t));
-        let v = p.values(id, regions, today);
+        let mut v = p.values(id, regions, today);
+        // The ID says both; a form that leaves them out still fills them.
+        if let Some(id) = id {
+            v.gender = v.gender.or(Some(id.gender()));
+            v.birth_date = v.birth_date.or(Some(id.birth_date()));
+        }
         match (id, name) {
             (Some(id), Some(name)) if p.errors.is_empty() => {
                 Ok(Registration { id, name, values: v, corrections: p.corrections })
