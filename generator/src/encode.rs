@@ -391,3 +391,33 @@ fn csv_line_cells(cells: &[Cell], out: &mut String) {
     }
     out.push_str("\r\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        let mut out = String::new();
+        csv_line_cells(
+            &[Cell::Text("a,b".into()), Cell::Text("say \"hi\"".into()), Cell::Empty, Cell::Int(3), Cell::Date(NaiveDate::from_ymd_opt(2020, 1, 5).unwrap())],
+            &mut out,
+        );
+        assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",,3,2020-01-05\r\n");
+    }
+
+    #[test]
+    fn memoised_gb18030_matches_encoding_rs() {
+        let text = "攀枝花市东区·彝族 欧阳娜 ０８１２ 𠀀 a,b\r\n";
+        let mut table = Gb18030Table::new();
+        let mut out = Vec::new();
+        table.encode(text, &mut out);
+        assert_eq!(out, GB18030.encode(text).0.into_owned());
+    }
+
+    #[test]
+    fn excel_serials() {
+        assert_eq!(excel_serial(NaiveDate::from_ymd_opt(1900, 3, 1).unwrap()), 61);
+        assert_eq!(excel_serial(NaiveDate::from_ymd_opt(2020, 1, 5).unwrap()), 43835);
+    }
+}

@@ -587,3 +587,68 @@ pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
     }
     pairs.into_iter().map(|((a, b), rules)| CandidatePair { a, b, rules }).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid ID from its first 17 digits.
+    fn id(s: &str) -> CitizenId {
+        let birth = NaiveDate::parse_from_str(&s[6..14], "%Y%m%d").unwrap();
+        CitizenId::from_parts(&s[..6], birth, s[14..17].parse().unwrap())
+    }
+
+    fn named(name: &str) -> Facts {
+        Facts { name: Some(name.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn a_lower_ranked_name_opens_one_conflict_and_never_overwrites() {
+        let mut sim = Sim::default();
+        let p = id("11010519491231002X");
+        assert!(sim.apply(1, Source::PublicSecurity, p, &named("张三")).new_person);
+        let a = sim.apply(2, Source::Hrss, p, &named("张山"));
+        assert_eq!((a.conflicts, a.ambiguous, a.updated_person), (1, 0, true));
+        // A second competing value joins the open conflict; the registry's value stays.
+        assert_eq!(sim.apply(3, Source::SelfReport, p, &named("章三")).conflicts, 0);
+        assert_eq!(sim.get(&p).unwrap().name(), Some("张三"));
+        // Equal ranks that disagree are what the generator must avoid.
+        let q = id("510402199001010011");
+        sim.apply(4, Source::Hrss, q, &named("李四"));
+        assert_eq!(sim.apply(5, Source::Health, q, &named("李思")).ambiguous, 1);
+    }
+
+    #[test]
+    fn status_and_figures_follow_domain_definitions() {
+        let geo = Geography::panzhihua_demo();
+        let mut sim = Sim::default();
+        let alive = id("510402199001010011");
+        let dead = id("510402194001010016");
+        let outside = id("510104199001010013");
+        let hukou = Some("510402001001".to_string());
+        let base = Facts { name: Some("王五".into()), hukou_region: hukou, ..Default::default() };
+        sim.apply(1, Source::PublicSecurity, alive, &base);
+        sim.apply(1, Source::PublicSecurity, dead, &base);
+        sim.apply(2, Source::Hrss, alive, &Facts { enrollment: Some((Scheme::EmployeeMedical, EnrollmentStatus::Active)), ..Default::default() });
+        sim.apply(3, Source::Health, alive, &Facts { enrollment: Some((Scheme::ResidentMedical, EnrollmentStatus::Active)), ..Default::default() });
+        sim.apply(2, Source::Hrss, dead, &Facts { enrollment: Some((Scheme::ResidentPension, EnrollmentStatus::Active)), ..Default::default() });
+        sim.apply(4, Source::CivilAffairs, dead, &Facts { civil: Some(CivilCategory::Death), ..Default::default() });
+        // No region at all: attributed by the ID's address code, outside the city.
+        sim.apply(2, Source::Hrss, outside, &Facts { enrollment: Some((Scheme::EnterprisePension, EnrollmentStatus::Active)), ..Default::default() });
+        let f = figures(&sim, &geo, false);
+        let city = &f[0];
+        assert_eq!((city.target_population, city.registered, city.insured), (1, 1, 1));
+        assert_eq!((city.duplicate_enrollment, city.benefits_after_death), (1, 1));
+        assert_eq!(city.complete, 0, "no phone, residence address or employment status");
+        assert_eq!(f[1].region, "510402");
+        assert_eq!(f[1].target_population, 1);
+    }
+
+    #[test]
+    fn near_ids_compare_the_first_17_characters() {
+        assert_eq!(near(b"510402199001010011", b"510402199001010021"), Some("one_digit"));
+        assert_eq!(near(b"510402199001010120", b"510402199001011020"), Some("transposition"));
+        assert_eq!(near(b"510402199001010011", b"510402199001010011"), None);
+        assert_eq!(near(b"510402199001010011", b"510402199101020011"), None);
+    }
+}

@@ -542,7 +542,7 @@ fn assign_units(pop: &mut Population, rng: &mut Rng, geo: &Geography) {
     }
     // Individual businesses of the self-employed, and a few legacy units without a credit code.
     let flexible = pop.persons.iter().filter(|p| p.employment == EmploymentStatus::Flexible).count();
-    for _ in 0..(flexible / 4).max(1) {
+    for _ in 0..(flexible / 10).max(1) {
         let county = rng.below(geo.counties.len() as u64) as usize;
         units.push(new_unit(rng, geo, county, UnitKind::Individual, 0, &mut used_orgs));
     }
