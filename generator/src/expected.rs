@@ -515,6 +515,9 @@ fn near(a: &[u8], b: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Birth date, gender and ID address code: with the name, the `same_attributes` rule's key.
+type SameAttributes<'a> = (Option<NaiveDate>, Option<Gender>, &'a str);
+
 /// Every candidate pair among the persons the database holds (all statuses).
 pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::default();
@@ -534,7 +537,7 @@ pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
     };
     for group in by_name.values().filter(|g| g.len() > 1) {
         // Same name, birth date, gender and address code.
-        let mut same: HashMap<(Option<NaiveDate>, Option<Gender>, &str), Vec<usize>> = HashMap::default();
+        let mut same: HashMap<SameAttributes, Vec<usize>> = HashMap::default();
         for &i in group {
             let p = &sim.persons[i];
             same.entry((p.birth.map(|b| b.0), p.gender.map(|g| g.0), p.id.county_code())).or_default().push(i);

@@ -47,18 +47,18 @@ pub fn full_name(rng: &mut Rng, surname: Option<&str>, male: bool) -> String {
     let own = if male { GIVEN_MALE } else { GIVEN_FEMALE };
     let mut name = surname;
     if rng.chance(0.28) {
-        name.push_str(*rng.pick(own));
+        name.push_str(rng.pick::<&str>(own));
     } else {
         let first = if rng.chance(0.3) { rng.pick(GIVEN_COMMON) } else { rng.pick(own) };
         name.push_str(first);
-        name.push_str(*rng.pick(own));
+        name.push_str(rng.pick::<&str>(own));
     }
     name
 }
 
 /// A surname drawn by frequency.
 pub fn pick_surname(rng: &mut Rng) -> &'static str {
-    *rng.pick_weighted(SURNAMES)
+    rng.pick_weighted::<&str>(SURNAMES)
 }
 
 /// A different, plausible name for the same person: same surname, one given-name character

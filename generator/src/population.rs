@@ -383,7 +383,7 @@ impl Builder<'_> {
             let ethnicity = if self.rng.chance(0.95) {
                 family_ethnicity
             } else {
-                Ethnicity::parse(*self.rng.pick_weighted(mix)).expect("GB/T 3304 code")
+                Ethnicity::parse(self.rng.pick_weighted::<&str>(mix)).expect("GB/T 3304 code")
             };
             // Birth county: mostly the hukou county; some elsewhere in the city or province.
             let birth_county = if self.rng.chance(0.85) && hukou_county.starts_with(crate::geo::CITY_PREFIX) {
