@@ -68,6 +68,9 @@ try {
   // The portal's hostile CSS did not reach into the widget.
   seen.widget_font_size = await page.locator("#script-widget h2").evaluate((h) => getComputedStyle(h).fontSize);
   expect(seen.widget_font_size === "18px", `portal CSS leaked into the widget: font-size ${seen.widget_font_size}`);
+  seen.result_style = await page.locator("#script-widget .result dd").first()
+    .evaluate((d) => `${getComputedStyle(d).fontSize} ${getComputedStyle(d).color}`);
+  expect(seen.result_style === "15px rgb(31, 41, 51)", `portal CSS leaked into the result: ${seen.result_style}`);
   await page.screenshot({ path: join(shots, "lookup-allowed-portal.png"), fullPage: true });
 
   // The refused portal: the browser blocks the script's cross-origin answer.

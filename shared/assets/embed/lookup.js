@@ -18,9 +18,12 @@
   var STATUS = { active: "参保缴费", suspended: "暂停缴费", terminated: "终止参保" };
 
   var CSS = [
-    ":host{all:initial;display:block;font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;",
-    "font-size:15px;line-height:1.5;color:#1f2933;max-width:420px}",
-    ".box{border:1px solid #d0d7de;border-radius:8px;padding:16px;background:#fff}",
+    // The host element is in the portal's document, where its !important rules win; so the
+    // typography is set on .box, inside the shadow root, and nothing inherits from the portal.
+    ":host{all:initial;display:block;max-width:420px}",
+    ".box{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;font-size:15px;",
+    "line-height:1.5;color:#1f2933;text-align:left;letter-spacing:normal;",
+    "border:1px solid #d0d7de;border-radius:8px;padding:16px;background:#fff}",
     "h2{margin:0 0 12px;font-size:18px;font-weight:600;color:#0b5cad}",
     "label{display:block;margin:0 0 10px}",
     "label span{display:block;font-size:14px;margin-bottom:4px}",
