@@ -211,14 +211,14 @@ fn two_hundred_concurrent_requests_all_succeed() {
 fn stop_lets_in_flight_requests_finish() {
     let t = TestApp::new(&one_component("", ""));
     let app = t.start();
-    let url = format!("{}/sleep?ms=1500", app.base_url());
+    let url = format!("{}/sleep?ms=2500", app.base_url());
     let inflight = std::thread::spawn(move || get(&url));
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(std::time::Duration::from_millis(800));
     let addr = app.addr();
     let started = std::time::Instant::now();
     app.stop();
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(500),
+        started.elapsed() >= std::time::Duration::from_millis(1000),
         "stop did not wait"
     );
     assert_eq!(inflight.join().unwrap(), (200, "slept".to_string()));

@@ -20,8 +20,18 @@ pub fn workspace_root() -> PathBuf {
 pub fn fixture_wasm() -> &'static Path {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let root = workspace_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let wasm = target.join("wasm32-wasip2/release/canbao_host_fixture.wasm");
+        // Cargo would find it fresh too, but only after waiting for the shared target dir's
+        // lock, which other builds may hold for minutes.
+        if is_newer_than_sources(&wasm) && std::env::var_os("CANBAO_HOST_FIXTURE_REBUILD").is_none()
+        {
+            return wasm;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(&root)
             .args([
@@ -36,13 +46,28 @@ pub fn fixture_wasm() -> &'static Path {
             .status()
             .expect("cannot run cargo to build the fixture component");
         assert!(status.success(), "building canbao-host-fixture failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let wasm = target.join("wasm32-wasip2/release/canbao_host_fixture.wasm");
         assert!(wasm.is_file(), "{} was not produced", wasm.display());
         wasm
     })
+}
+
+/// Whether `wasm` exists and is newer than the fixture's sources and the cron WIT (a dependency
+/// update needs `CANBAO_HOST_FIXTURE_REBUILD=1`).
+fn is_newer_than_sources(wasm: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(wasm) else {
+        return false;
+    };
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixture");
+    let root = workspace_root();
+    let inputs = [
+        fixture.join("src/lib.rs"),
+        fixture.join("Cargo.toml"),
+        root.join("wit/spin-cron/cron.wit"),
+    ];
+    inputs
+        .iter()
+        .all(|p| modified(p).is_some_and(|m| m < built))
 }
 
 /// A temp directory holding a manifest (and the app's state dir, `state/`).
