@@ -1,0 +1,93 @@
+//! The statistics overview through the host: figures by region, who may see which level, and a
+//! cache that never serves a figure older than the data.
+
+use canbao::codes::{EnrollmentStatus, Ethnicity, PersonStatus, Scheme, Source};
+use canbao::ids::CitizenId;
+use canbao::merge::{merge_by_precedence, Observation};
+use canbao::person::{Enrollment, Origin, Provenance};
+use canbao::regions::RegionCode;
+use canbao::storage::native::NativeSql;
+use canbao::storage::SqlExt;
+use canbao::store::{bump_data_version, load_person, save_outcome};
+use canbao_tests::TestApp;
+use chrono::{NaiveDate, Utc};
+
+/// Writes one household-registry person (optionally enrolled in a scheme) into the running app's
+/// database, as intake would, bumping the data version in the same transaction.
+fn seed(app: &TestApp, seq: u16, community: &str, scheme: Option<Scheme>) {
+    let db = NativeSql::open(app.state_dir().join("sqlite_db.db")).unwrap();
+    let id = CitizenId::from_parts(&community[..6], NaiveDate::from_ymd_opt(1975, 3, 4).unwrap(), seq);
+    let at = Utc::now();
+    let mut obs = Observation::new(id, Provenance { source: Source::PublicSecurity, origin: Origin::Batch("t".into()), at });
+    obs.name = Some("李四".into());
+    obs.gender = Some(id.gender());
+    obs.ethnicity = Some(Ethnicity::HAN);
+    obs.birth_date = Some(id.birth_date());
+    obs.hukou_region = Some(RegionCode::parse(community).unwrap().value);
+    obs.person_status = Some(PersonStatus::Normal);
+    let mut observations = vec![obs];
+    if let Some(scheme) = scheme {
+        let mut e = Observation::new(id, Provenance { source: Source::Hrss, origin: Origin::Batch("t".into()), at });
+        e.enrollments.push(Enrollment { scheme, status: EnrollmentStatus::Active, since: None, region: None, employer_credit_code: None });
+        observations.push(e);
+    }
+    db.transaction(|tx| {
+        for obs in &observations {
+            let current = load_person(tx, &id)?;
+            save_outcome(tx, &merge_by_precedence(current.as_ref(), obs), at)?;
+        }
+        bump_data_version(tx)
+    })
+    .unwrap();
+}
+
+#[test]
+fn overview_reports_city_and_county_figures_and_never_serves_a_stale_cache() {
+    let app = TestApp::start();
+    seed(&app, 11, "510402001001", Some(Scheme::ResidentMedical));
+    seed(&app, 13, "510402001002", None);
+    seed(&app, 15, "510421001001", Some(Scheme::EnterprisePension));
+
+    let first = app.get("/api/v1/stats/overview");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("x-canbao-cache"), Some("miss"));
+    let body = first.json();
+    assert_eq!(body["region"]["code"], "510400");
+    assert_eq!(body["figures"]["target_population"], 3);
+    assert_eq!(body["figures"]["registered"], 2);
+    assert_eq!(body["figures"]["registration_target_met"], false);
+    assert_eq!(body["targets"]["registration_rate"], 0.9);
+    let east = body["children"].as_array().unwrap().iter().find(|c| c["code"] == "510402").unwrap();
+    assert_eq!(east["name"], "东区");
+    assert_eq!((east["figures"]["target_population"].as_u64(), east["figures"]["insured"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(east["figures"]["coverage"]["390"], 0.5);
+
+    let again = app.get("/api/v1/stats/overview");
+    assert_eq!(again.header("x-canbao-cache"), Some("hit"));
+    assert_eq!(again.json()["computed_at"], body["computed_at"]);
+
+    seed(&app, 17, "510402001001", Some(Scheme::ResidentMedical));
+    let after = app.get("/api/v1/stats/overview");
+    assert_eq!(after.header("x-canbao-cache"), Some("miss"));
+    assert_eq!(after.json()["figures"]["registered"], 3);
+
+    let by_residence = app.get("/api/v1/stats/overview?region=510402&by=residence").json();
+    assert_eq!(by_residence["by"], "residence");
+    assert_eq!(by_residence["figures"]["target_population"], 3, "no residence known: hukou attributes");
+}
+
+#[test]
+fn township_figures_need_a_token_for_that_region() {
+    let app = TestApp::start();
+    seed(&app, 21, "510402001001", None);
+    let path = "/api/v1/stats/overview?region=510402001";
+    assert_eq!(app.get(path).status, 401);
+    assert_eq!(app.get_as("staff-west", path).status, 403);
+    let ok = app.get_as("staff-east", path);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["children"][0]["code"], "510402001001");
+    assert_eq!(app.get_as("admin-token", path).status, 200);
+    assert_eq!(app.get("/api/v1/stats/overview?region=510104").status, 404, "outside the city");
+    assert_eq!(app.get("/api/v1/stats/overview?region=51x").status, 422);
+    assert_eq!(app.get("/api/v1/stats/overview?by=street").status, 400);
+}
