@@ -185,7 +185,7 @@ pub const MANDATORY: [&str; 10] = [
     "residence_address",
     "phone",
     "employment_status",
-    "scheme_or_uninsured_reason",
+    "insurance",
 ];
 
 /// What applying one row did.
@@ -499,23 +499,24 @@ pub struct CandidatePair {
     pub a: String,
     /// The larger ID.
     pub b: String,
-    /// Which rules matched: `same_attributes` (name, birth date, gender, ID address code),
-    /// `one_digit` (first 17 characters differ in one place, same name), `transposition`
-    /// (first 17 characters differ by swapping two adjacent ones, same name).
+    /// Which rules matched: `same_details` (same name, birth date, gender and county — the
+    /// county the person is attributed to by hukou), `similar_id` (same name; the first 17
+    /// characters differ in one place or by swapping two adjacent ones).
     pub rules: Vec<&'static str>,
 }
 
-/// How the first 17 characters of two IDs differ: Some("one_digit"), Some("transposition").
+/// Whether the first 17 characters of two IDs differ in one place or by one adjacent swap:
+/// Some("similar_id").
 fn near(a: &[u8], b: &[u8]) -> Option<&'static str> {
     let diffs: Vec<usize> = (0..17).filter(|&i| a[i] != b[i]).collect();
     match diffs.as_slice() {
-        [_] => Some("one_digit"),
-        [i, j] if *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i] => Some("transposition"),
+        [_] => Some("similar_id"),
+        [i, j] if *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i] => Some("similar_id"),
         _ => None,
     }
 }
 
-/// Birth date, gender and ID address code: with the name, the `same_attributes` rule's key.
+/// Birth date, gender and attributed county: with the name, the `same_details` rule's key.
 type SameAttributes<'a> = (Option<NaiveDate>, Option<Gender>, &'a str);
 
 /// Every candidate pair among the persons the database holds (all statuses).
@@ -540,12 +541,14 @@ pub fn candidate_pairs(sim: &Sim) -> Vec<CandidatePair> {
         let mut same: HashMap<SameAttributes, Vec<usize>> = HashMap::default();
         for &i in group {
             let p = &sim.persons[i];
-            same.entry((p.birth.map(|b| b.0), p.gender.map(|g| g.0), p.id.county_code())).or_default().push(i);
+            let county = p.region_by(false);
+            let county = &county[..county.len().min(6)];
+            same.entry((p.birth.map(|b| b.0), p.gender.map(|g| g.0), county)).or_default().push(i);
         }
         for g in same.values().filter(|g| g.len() > 1) {
             for (k, &x) in g.iter().enumerate() {
                 for &y in &g[k + 1..] {
-                    add(&sim.persons[x], &sim.persons[y], "same_attributes");
+                    add(&sim.persons[x], &sim.persons[y], "same_details");
                 }
             }
         }
@@ -649,8 +652,8 @@ mod tests {
 
     #[test]
     fn near_ids_compare_the_first_17_characters() {
-        assert_eq!(near(b"510402199001010011", b"510402199001010021"), Some("one_digit"));
-        assert_eq!(near(b"510402199001010120", b"510402199001011020"), Some("transposition"));
+        assert_eq!(near(b"510402199001010011", b"510402199001010021"), Some("similar_id"));
+        assert_eq!(near(b"510402199001010120", b"510402199001011020"), Some("similar_id"));
         assert_eq!(near(b"510402199001010011", b"510402199001010011"), None);
         assert_eq!(near(b"510402199001010011", b"510402199101020011"), None);
     }

@@ -271,8 +271,8 @@ fn second_ids_are_found_as_candidate_pairs() {
         CitizenId::parse(&p.a).unwrap();
         CitizenId::parse(&p.b).unwrap();
     }
-    assert!(e.duplicate_candidates.iter().any(|p| p.rules.contains(&"one_digit")));
-    assert!(e.duplicate_candidates.iter().any(|p| p.rules.contains(&"transposition")));
+    assert!(e.duplicate_candidates.iter().any(|p| p.rules.contains(&"similar_id")));
+    assert!(e.duplicate_candidates.iter().any(|p| p.rules.contains(&"same_details")));
 }
 
 #[test]
