@@ -189,3 +189,32 @@ fn two_concurrent_runs_process_each_row_once() {
     let r = report(&app, body["batch_id"].as_str().unwrap());
     assert_matches(&r, fx, "csv, two runners");
 }
+
+#[test]
+fn a_file_over_the_limit_goes_in_parts_verified_by_its_sha256() {
+    let city = small_city(1200, 13);
+    let (file, fx) = (&city.files[0], &city.expected.files[0]);
+    let limit = file.csv_utf8.len() / 2;
+    let app = TestApp::start_with(&[("intake_max_upload_bytes", &limit.to_string())]);
+    load_regions(&app, &city);
+    let token = token_of(&fx.source);
+    assert_eq!(upload(&app, &fx.source, &fx.name, &file.csv_utf8).0, 413);
+    let begin = app.call("POST", &format!("/api/v1/intake/{}/files?parts=3", fx.source), Some(token), &[("x-file-name", &fx.name)], None);
+    assert_eq!(begin.status, 201, "{}", begin.text());
+    let id = begin.json()["batch_id"].as_str().unwrap().to_string();
+    let chunks: Vec<&[u8]> = file.csv_utf8.chunks(file.csv_utf8.len().div_ceil(3)).collect();
+    for (n, chunk) in chunks.iter().enumerate().rev() {
+        let r = app.call("PUT", &format!("/api/v1/intake/batches/{id}/parts/{}", n + 1), Some(token), &[], Some(chunk));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let complete = app.send_json("POST", &format!("/api/v1/intake/batches/{id}/complete"), Some(token), &serde_json::json!({"sha256": "0".repeat(64)}));
+        assert_eq!(complete.status, 409, "{}", complete.text());
+        let code = if n == 0 { "sha256_mismatch" } else { "parts_missing" };
+        assert_eq!(complete.json()["error"]["code"], code);
+    }
+    let sha = canbao::intake::sha256_hex(&file.csv_utf8);
+    let complete = app.send_json("POST", &format!("/api/v1/intake/batches/{id}/complete"), Some(token), &serde_json::json!({"sha256": sha}));
+    assert_eq!(complete.status, 202, "{}", complete.text());
+    assert_eq!(complete.json()["batch_id"], id.as_str());
+    run_until_idle(&app);
+    assert_matches(&report(&app, &id), fx, "csv in parts");
+}

@@ -3,13 +3,18 @@
 //! Upload errors: 401/403 for a caller that is neither admin nor the file's department, 404 for
 //! an unknown source, 413 over `intake_max_upload_bytes`, 415 for bytes that are neither CSV nor
 //! XLSX, 400 `empty_file`, `unreadable_xlsx` or `no_such_sheet`. A header lacking a required
-//! column makes a batch that is `failed` at once, its error naming the column.
+//! column makes a batch that is `failed` at once, its error naming the column. Larger files go
+//! in parts: `POST …/files?parts=N` (201), `PUT /api/v1/intake/batches/{id}/parts/{n}` (1..=N,
+//! each under the limit), `POST /api/v1/intake/batches/{id}/complete` with `{"sha256"}` of the
+//! whole (409 `parts_missing` or `sha256_mismatch`; else as a single upload).
 
 use super::{health, ApiError, ApiResult, Env, Request, Response};
 use crate::auth::{Principal, Role};
 use crate::codes::Source;
 use crate::intake::decode::DecodeError;
-use crate::intake::{self, QueueError, Queued, Upload};
+use crate::error::{FieldError, Reason};
+use crate::intake::{self, feeds, parts, QueueError, Queued, Upload};
+use serde_json::json;
 use std::time::Duration;
 
 const RECORD_TICK: &str = "INSERT INTO cron_ticks (at, component, detail) VALUES (?, 'intake', ?)";
@@ -21,7 +26,10 @@ pub fn route(env: &Env, req: &Request) -> ApiResult {
     let segments = req.segments();
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", ["api", "v1", "intake", "health"]) => health(env, "intake"),
+        ("POST", ["api", "v1", "intake", source, "files"]) if req.query_param("parts").is_some() => begin_parts(env, req, source),
         ("POST", ["api", "v1", "intake", source, "files"]) => upload(env, req, source),
+        ("PUT", ["api", "v1", "intake", "batches", id, "parts", n]) => put_part(env, req, id, n),
+        ("POST", ["api", "v1", "intake", "batches", id, "complete"]) => complete_parts(env, req, id),
         ("POST", ["api", "v1", "intake", "run"]) => run_now(env, req),
         ("GET", ["api", "v1", "intake", "batches", id]) => report(env, req, id),
         ("GET", ["api", "v1", "intake", "batches", id, "errors"]) => errors(env, req, id),
@@ -38,13 +46,23 @@ fn require_source(principal: &Principal, source: Source) -> Result<String, ApiEr
     Ok(principal.actor())
 }
 
-fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
-    let source = Source::parse(source).ok().filter(|s| s.is_department()).ok_or_else(ApiError::not_found)?;
-    let actor = require_source(&env.principal(req)?, source)?;
+fn department_source(source: &str) -> Result<Source, ApiError> {
+    Source::parse(source).ok().filter(|s| s.is_department()).ok_or_else(ApiError::not_found)
+}
+
+/// 413 when the body is over `intake_max_upload_bytes`.
+fn check_size(env: &Env, req: &Request) -> Result<(), ApiError> {
     let limit: u64 = env.var_or("intake_max_upload_bytes", DEFAULT_MAX_UPLOAD).parse().unwrap_or(104_857_600);
     if req.body.len() as u64 > limit {
         return Err(ApiError::TooLarge { limit });
     }
+    Ok(())
+}
+
+fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
+    let source = department_source(source)?;
+    let actor = require_source(&env.principal(req)?, source)?;
+    check_size(env, req)?;
     let sheet = req.query_param("sheet");
     let upload = Upload {
         source,
@@ -58,6 +76,60 @@ fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
         Ok(Queued::Existing(b)) => Ok(Response::json(200, &b)),
         Err(QueueError::Storage(e)) => Err(e.into()),
         Err(QueueError::Decode(e)) => Err(decode_error(e)),
+    }
+}
+
+fn begin_parts(env: &Env, req: &Request, source: &str) -> ApiResult {
+    let source = department_source(source)?;
+    let actor = require_source(&env.principal(req)?, source)?;
+    let parts = req.query_param("parts").and_then(|p| p.parse::<u32>().ok()).filter(|n| (1..=parts::MAX_PARTS).contains(n));
+    let parts = parts.ok_or_else(|| ApiError::BadRequest {
+        code: "bad_parts",
+        message: format!("parts 应为 1 到 {} 之间的整数", parts::MAX_PARTS),
+    })?;
+    let id = parts::begin(env.sql, source, req.header("x-file-name"), parts, &actor, env.now)?;
+    Ok(Response::json(201, &json!({"batch_id": id, "status": "receiving", "parts": parts})))
+}
+
+/// The open upload in parts `id`, for a caller allowed to add to it.
+fn open_upload(env: &Env, req: &Request, id: &str) -> Result<(parts::PartUpload, String), ApiError> {
+    let principal = env.principal(req)?;
+    principal.require(&[Role::Admin, Role::Department])?;
+    let upload = parts::find(env.sql, id)?.ok_or_else(ApiError::not_found)?;
+    let actor = require_source(&principal, upload.source)?;
+    Ok((upload, actor))
+}
+
+fn put_part(env: &Env, req: &Request, id: &str, n: &str) -> ApiResult {
+    let (upload, _) = open_upload(env, req, id)?;
+    check_size(env, req)?;
+    let n: u32 = n.parse().map_err(|_| ApiError::not_found())?;
+    let received = parts::put_part(env.sql, &upload, n, &req.body).map_err(parts_error)?;
+    Ok(Response::json(200, &json!({"batch_id": upload.id, "part": n, "received": received, "parts": upload.parts})))
+}
+
+fn complete_parts(env: &Env, req: &Request, id: &str) -> ApiResult {
+    let (upload, actor) = open_upload(env, req, id)?;
+    let body: serde_json::Value = serde_json::from_slice(&req.body).map_err(ApiError::bad_json)?;
+    let sha = body["sha256"].as_str().filter(|s| s.len() == 64).ok_or_else(|| ApiError::Validation(vec![FieldError::new(
+        "sha256",
+        Reason::Format,
+        "请提交整个文件的 SHA-256（64 位十六进制）",
+    )]))?;
+    match parts::complete(env.sql, &upload, sha, &actor, env.now).map_err(parts_error)? {
+        Queued::New(b) => Ok(Response::json(202, &b)),
+        Queued::Existing(b) => Ok(Response::json(200, &b)),
+    }
+}
+
+fn parts_error(e: parts::PartsError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        parts::PartsError::NoSuchPart(_) => ApiError::NotFound { code: "no_such_part", message },
+        parts::PartsError::Missing(_) => ApiError::Conflict { code: "parts_missing", message },
+        parts::PartsError::Mismatch { .. } => ApiError::Conflict { code: "sha256_mismatch", message },
+        parts::PartsError::Queue(QueueError::Decode(d)) => decode_error(d),
+        parts::PartsError::Queue(QueueError::Storage(s)) | parts::PartsError::Storage(s) => s.into(),
     }
 }
 
@@ -77,11 +149,34 @@ fn run_now(env: &Env, req: &Request) -> ApiResult {
     Ok(Response::json(200, &report))
 }
 
-/// The pending intake work of one invocation, bounded by `intake_time_budget_ms`.
-fn pending_work(env: &Env, trigger: &str) -> anyhow::Result<intake::process::RunReport> {
+/// What one invocation did: the feeds pulled, then the batches processed.
+#[derive(serde::Serialize)]
+struct Work {
+    #[serde(flatten)]
+    run: intake::process::RunReport,
+    feeds: Vec<feeds::FeedRun>,
+}
+
+/// Outbound HTTP for feeds: Spin's in a component; natively (tests of the API without a
+/// runtime) feeds are not pulled.
+fn fetcher() -> Option<&'static dyn feeds::Fetcher> {
+    #[cfg(feature = "spin")]
+    return Some(&feeds::SpinFetcher);
+    #[cfg(not(feature = "spin"))]
+    None
+}
+
+/// The pending intake work of one invocation: pull the feeds, then process queued batches
+/// within `intake_time_budget_ms`.
+fn pending_work(env: &Env, trigger: &str) -> anyhow::Result<Work> {
     let budget: u64 = env.var_or("intake_time_budget_ms", DEFAULT_BUDGET_MS).parse().unwrap_or(5000);
+    let pulled = match fetcher() {
+        Some(f) => feeds::pull(env.sql, &env.var_or("intake_feeds", "[]"), &env.var_or("intake_feed_origin", ""), f, env.now)?,
+        None => Vec::new(),
+    };
     let owner = format!("{trigger}-{}", intake::sha256_hex(format!("{:?}{:p}", env.now, &budget).as_bytes()).get(..12).unwrap_or(""));
-    Ok(intake::process::run(env.sql, env.now, Duration::from_millis(budget), &owner)?)
+    let run = intake::process::run(env.sql, env.now, Duration::from_millis(budget), &owner)?;
+    Ok(Work { run, feeds: pulled })
 }
 
 fn batch_source(env: &Env, id: &str) -> Result<(intake::BatchReport, Source), ApiError> {
@@ -112,7 +207,13 @@ fn errors(env: &Env, req: &Request, id: &str) -> ApiResult {
 /// work within the time budget.
 pub fn scheduled(env: &Env, timestamp: u64) -> anyhow::Result<()> {
     let report = pending_work(env, "cron")?;
-    let detail = format!("scheduled for {timestamp}: {} rows in {} ms", report.rows, report.elapsed_ms);
+    let failed = report.feeds.iter().filter(|f| f.outcome == "failed" || f.outcome == "refused").count();
+    let detail = format!(
+        "scheduled for {timestamp}: {} rows in {} ms; {} feeds, {failed} failed",
+        report.run.rows,
+        report.run.elapsed_ms,
+        report.feeds.len()
+    );
     env.sql.exec(RECORD_TICK, &[env.now.to_rfc3339().into(), detail.into()])?;
     Ok(())
 }

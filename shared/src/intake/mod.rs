@@ -6,7 +6,9 @@
 
 pub mod clean;
 pub mod decode;
+pub mod feeds;
 pub mod layouts;
+pub mod parts;
 pub mod process;
 
 
@@ -70,7 +72,7 @@ pub struct Upload<'a> {
 
 const SELECT_BY_SHA: &str = "SELECT id, status, error FROM batches WHERE sha256 = ?";
 const INSERT_BATCH: &str = "INSERT INTO batches (id, source, file_name, sha256, format, size_bytes, uploaded_by, status,
-    rows_total, error, arrived_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    rows_total, error, arrived_at, updated_at, finished_at, parts_expected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const INSERT_PART: &str = "INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, ?, ?)";
 
 /// The hex SHA-256 of a file (a batch's identity: the same bytes are the same batch).
@@ -82,6 +84,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// its header checked (a missing required column fails the batch at once, naming the column),
 /// its rows counted and its UTF-8 form stored in parts, all in one transaction.
 pub fn queue_file(db: &dyn Sql, upload: &Upload, now: DateTime<Utc>) -> Result<Queued, QueueError> {
+    queue_file_as(db, upload, None, now)
+}
+
+/// [`queue_file`] for a file assembled from an upload in parts: the batch takes the upload's id
+/// and records the number of parts.
+pub fn queue_file_as(db: &dyn Sql, upload: &Upload, parts: Option<(&str, u32)>, now: DateTime<Utc>) -> Result<Queued, QueueError> {
     let sha = sha256_hex(upload.bytes);
     if let Some(existing) = batch_by_sha(db, &sha)? {
         return Ok(Queued::Existing(existing));
@@ -89,7 +97,7 @@ pub fn queue_file(db: &dyn Sql, upload: &Upload, now: DateTime<Utc>) -> Result<Q
     let normalised = decode::normalise(upload.bytes, upload.sheet, &|h| column_named(h).is_some_and(|c| c.is_date()))?;
     let (header, rows_total) = header_and_rows(&normalised)?;
     let missing = ColumnMap::resolve(upload.source, &header).err().map(|m| m.to_string());
-    let id = format!("b{}", &sha[..20]);
+    let id = parts.map_or_else(|| format!("b{}", &sha[..20]), |(id, _)| id.to_string());
     let status = if missing.is_some() { "failed" } else { "queued" };
     let at = now.to_rfc3339();
     let inserted = db.transaction(|tx| {
@@ -109,6 +117,7 @@ pub fn queue_file(db: &dyn Sql, upload: &Upload, now: DateTime<Utc>) -> Result<Q
                 at.as_str().into(),
                 at.as_str().into(),
                 missing.as_ref().map(|_| at.as_str()).into(),
+                parts.map(|(_, n)| n).into(),
             ],
         )?;
         if missing.is_none() {

@@ -10,7 +10,11 @@
 use super::clean::{Cleaner, Record, RowError, UnitRow};
 use super::layouts::ColumnMap;
 use super::{csv_reader, is_blank, ReportDetail, PART_BYTES};
-use crate::codes::Source;
+use crate::codes::{Gender, Source};
+use crate::duplicates::{DuplicateIndex, PersonKey};
+use crate::ids::CitizenId;
+use crate::person::normalise_text;
+use std::collections::BTreeSet;
 use crate::merge::merge_by_precedence;
 use crate::person::{Origin, Provenance};
 use crate::regions::RegionTree;
@@ -199,6 +203,7 @@ fn process_chunk(
     let mut end = start;
     let mut eof = false;
     let origin = Origin::Batch(batch.id.clone());
+    let mut touched = BTreeSet::new();
     while counts.rows < CHUNK_ROWS && Instant::now() < deadline {
         let more = reader.read_record(&mut record).map_err(|e| StorageError::Sql(format!("stored CSV unreadable: {e}")))?;
         if !more {
@@ -240,6 +245,9 @@ fn process_chunk(
                         } else if first {
                             counts.updated_persons += 1;
                         }
+                        if let Some(name) = &outcome.person.name {
+                            touched.insert(normalise_text(name));
+                        }
                         crate::store::save_outcome(tx, &outcome, clock)?;
                     }
                     Record::Unit(unit) => {
@@ -255,6 +263,7 @@ fn process_chunk(
             }
         }
     }
+    refresh_duplicate_candidates(tx, &touched, clock)?;
     if eof {
         end = Cursor { offset: start.offset + reader.position().byte(), line: start.line + reader.position().line() - 1 };
     }
@@ -286,6 +295,32 @@ fn process_chunk(
         return finish(tx, batch, "done", None, clock).map(|s| Step { rows: counts.rows, ..s });
     }
     Ok(Step { rows: counts.rows, finished: None })
+}
+
+const SELECT_NAMESAKES: &str = "SELECT id_number, birth_date, gender, substr(region_hukou, 1, 6) FROM persons
+    WHERE name_key = ?";
+
+/// Refreshes the 一人多号 candidate pairs (DOMAIN §6) among everyone sharing a name with the
+/// persons this chunk touched: both rules need the same normalised name, so that is all the
+/// search has to look at.
+fn refresh_duplicate_candidates(tx: &dyn Sql, name_keys: &BTreeSet<String>, clock: DateTime<Utc>) -> Result<(), StorageError> {
+    let corrupt = |what: &str| StorageError::Sql(format!("persons: unreadable {what}"));
+    for name_key in name_keys {
+        let rows = tx.execute(SELECT_NAMESAKES, &[name_key.as_str().into()])?;
+        if rows.len() < 2 {
+            continue;
+        }
+        let mut keys = Vec::with_capacity(rows.len());
+        for r in rows.iter() {
+            let id = CitizenId::parse(&r.get::<String>(0)?).map_err(|_| corrupt("id_number"))?.value;
+            let birth = r.get::<Option<String>>(1)?.map(|d| d.parse::<NaiveDate>()).transpose().map_err(|_| corrupt("birth_date"))?;
+            let gender = r.get::<Option<String>>(2)?.map(|g| Gender::parse(&g)).transpose().map_err(|_| corrupt("gender"))?;
+            keys.push(PersonKey::new(id, name_key, birth, gender, &r.get::<Option<String>>(3)?.unwrap_or_default()));
+        }
+        let pairs = DuplicateIndex::build(keys.iter().cloned()).candidates_for(&keys);
+        crate::store::save_duplicate_candidates(tx, &pairs, clock)?;
+    }
+    Ok(())
 }
 
 fn finish(tx: &dyn Sql, batch: &Leased, status: &str, error: Option<&str>, clock: DateTime<Utc>) -> Result<Step, ProcessError> {

@@ -45,6 +45,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0004_intake.sql"),
         transactional: true,
     },
+    Migration {
+        version: 5,
+        name: "intake_parts",
+        sql: include_str!("migrations/0005_intake_parts.sql"),
+        transactional: true,
+    },
 ];
 
 /// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these,
