@@ -1,0 +1,154 @@
+//! The intake benchmark (BENCHMARKS.md "Intake"), run by `scripts/bench-intake`: a generated
+//! public_security file (in parts of at most 1,048,575 rows), upload to done, once through the
+//! wasm component in the host binary over HTTP and once natively through the same `shared` code.
+//! Ignored by default: it needs `INTAKE_BENCH_DIR` (a `canbao-gen --formats csv` output) and the
+//! host at `INTAKE_BENCH_HOST` built with release components.
+
+use canbao::intake::{process, queue_file, Queued, Upload};
+use canbao::storage::native::NativeSql;
+use canbao::codes::Source;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The generated public_security file parts, in order.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("INTAKE_BENCH_DIR")
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with("01_public_security") && n.ends_with(".csv") && !n.contains("gb18030")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Figures of one run.
+#[derive(Debug, Default)]
+struct Figures {
+    rows: u64,
+    seconds: f64,
+    longest_invocation_ms: u64,
+    invocations: u64,
+}
+
+impl Figures {
+    fn print(&self, label: &str) {
+        println!(
+            "{label}: {} rows in {:.1} s = {:.0} rows/s; {} invocations, longest {} ms",
+            self.rows,
+            self.seconds,
+            self.rows as f64 / self.seconds,
+            self.invocations,
+            self.longest_invocation_ms
+        );
+    }
+}
+
+fn native(files: &[PathBuf], budget: Duration) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    let db = NativeSql::open(dir.path().join("bench.db")).unwrap();
+    let started = Instant::now();
+    let mut f = Figures::default();
+    for path in files {
+        let bytes = std::fs::read(path).unwrap();
+        let upload =
+            Upload { source: Source::PublicSecurity, file_name: None, sheet: None, uploaded_by: "bench", bytes: &bytes };
+        assert!(matches!(queue_file(&db, &upload, chrono::Utc::now()).unwrap(), Queued::New(_)));
+    }
+    loop {
+        let t = Instant::now();
+        let r = process::run(&db, chrono::Utc::now(), budget, "bench").unwrap();
+        f.longest_invocation_ms = f.longest_invocation_ms.max(t.elapsed().as_millis() as u64);
+        f.invocations += 1;
+        f.rows += r.rows;
+        if !r.more {
+            break;
+        }
+    }
+    f.seconds = started.elapsed().as_secs_f64();
+    f
+}
+
+struct Host(Child);
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u64) {
+    let state = tempfile::tempdir().unwrap();
+    let port = 30_000 + (std::process::id() % 20_000) as u16;
+    let listen = format!("127.0.0.1:{port}");
+    let manifest = canbao_tests::workspace_root().join("spin.toml");
+    let child = Command::new(host)
+        .args(["up", "--from", manifest.to_str().unwrap(), "--listen", &listen, "--state-dir"])
+        .arg(state.path())
+        .env("SPIN_VARIABLE_ACCESS_TOKENS", canbao_tests::access_tokens_json())
+        .env("SPIN_VARIABLE_INTAKE_MAX_UPLOAD_BYTES", "1000000000")
+        .env("SPIN_VARIABLE_INTAKE_TIME_BUDGET_MS", budget.as_millis().to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("host binary");
+    let host = Host(child);
+    let base = format!("http://{listen}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(600))).build().into();
+    for _ in 0..200 {
+        if agent.get(format!("{base}/api/v1/intake/health")).call().is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = Instant::now();
+    let mut f = Figures::default();
+    for path in files {
+        let bytes = std::fs::read(path).unwrap();
+        let r = agent
+            .post(format!("{base}/api/v1/intake/public_security/files"))
+            .header("authorization", "Bearer dept-public-security")
+            .send(&bytes[..])
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    loop {
+        let t = Instant::now();
+        let mut r = agent.post(format!("{base}/api/v1/intake/run")).header("authorization", "Bearer admin-token").send_empty().unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+        f.longest_invocation_ms = f.longest_invocation_ms.max(t.elapsed().as_millis() as u64);
+        f.invocations += 1;
+        f.rows += v["rows"].as_u64().unwrap();
+        if !v["more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    f.seconds = started.elapsed().as_secs_f64();
+    let peak = peak_memory_kib(host.0.id());
+    (f, peak)
+}
+
+#[test]
+#[ignore = "benchmark: run scripts/bench-intake"]
+fn intake_benchmark() {
+    let dir = PathBuf::from(std::env::var("INTAKE_BENCH_DIR").expect("INTAKE_BENCH_DIR"));
+    let host = PathBuf::from(std::env::var("INTAKE_BENCH_HOST").expect("INTAKE_BENCH_HOST"));
+    let files = files(&dir);
+    assert!(!files.is_empty(), "no public_security CSV in {}", dir.display());
+    let budget = Duration::from_millis(5000);
+    let (wasm, peak) = through_host(&files, &host, budget);
+    wasm.print("wasm component in the host (upload to done)");
+    println!("peak host memory: {} MiB", peak / 1024);
+    let native = native(&files, budget);
+    native.print("native, same shared code (upload to done)");
+    println!("wasm/native time ratio: {:.2}", wasm.seconds / native.seconds);
+}

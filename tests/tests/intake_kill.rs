@@ -1,0 +1,171 @@
+//! Kill test: the host binary is killed with SIGKILL at several points while it processes a
+//! large batch, restarted on the same state, and the final database must equal that of an
+//! uninterrupted run (compared as a dump of every row without its wall-clock times).
+
+use canbao::storage::native::NativeSql;
+use canbao::storage::{Sql, SqlValue};
+use canbao_gen::CityConfig;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The host binary (built here with `cargo build -p canbao-host` if missing).
+fn host_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| canbao_tests::workspace_root().join("target"));
+    let bin = target.join("debug/canbao-host");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(canbao_tests::workspace_root())
+        .args(["build", "-j2", "-p", "canbao-host"])
+        .status()
+        .expect("cargo");
+    assert!(status.success());
+    bin
+}
+
+/// A host process serving the app on `port` with `state`.
+struct Host {
+    child: Child,
+    base: String,
+}
+
+impl Host {
+    fn start(bin: &Path, manifest: &Path, state: &Path, port: u16) -> Host {
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args(["up", "--from", manifest.to_str().unwrap(), "--listen", &listen, "--state-dir", state.to_str().unwrap()])
+            .env("SPIN_VARIABLE_ACCESS_TOKENS", canbao_tests::access_tokens_json())
+            .env("SPIN_VARIABLE_INTAKE_TIME_BUDGET_MS", "300")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(state.join("host.log")).map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
+            .spawn()
+            .expect("host");
+        let host = Host { child, base: format!("http://{listen}") };
+        // A debug host compiles the components at start-up: that takes a while.
+        for _ in 0..3600 {
+            if ureq::get(format!("{}/api/v1/intake/health", host.base)).call().is_ok() {
+                return host;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("host did not start: {}", std::fs::read_to_string(state.join("host.log")).unwrap_or_default());
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    }
+
+    fn upload(&self, bytes: &[u8]) {
+        let r = Self::agent()
+            .post(format!("{}/api/v1/intake/public_security/files", self.base))
+            .header("authorization", "Bearer dept-public-security")
+            .send(bytes)
+            .expect("upload");
+        assert!(r.status() == 202 || r.status() == 200);
+    }
+
+    /// One `run` call: whether work is left.
+    fn run(&self) -> bool {
+        run(&self.base).expect("run")
+    }
+
+    fn kill(mut self) {
+        // Child::kill sends SIGKILL on Unix.
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One `run` call on the host at `base`: whether work is left; `None` when the connection died
+/// (the host was killed meanwhile).
+fn run(base: &str) -> Option<bool> {
+    let mut r = Host::agent().post(format!("{base}/api/v1/intake/run")).header("authorization", "Bearer admin-token").send_empty().ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().ok()?).ok()?;
+    v["more"].as_bool()
+}
+
+/// Every row of the base data and the batch report, without wall-clock columns.
+fn dump(state: &Path) -> Vec<String> {
+    const QUERIES: &[&str] = &[
+        "SELECT id_number, name, gender, ethnicity, birth_date, hukou_address, hukou_region, residence_address,
+            residence_region, phone, employment_status, employer_name, employer_credit_code, person_status,
+            person_status_date, flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, region_hukou,
+            region_residence, registered, complete, missing_fields FROM persons ORDER BY id_number",
+        "SELECT id_number, field, value, source, origin, is_current FROM field_provenance ORDER BY id_number, field, id",
+        "SELECT id_number, scheme, status, since, region, source FROM enrollments ORDER BY id_number, scheme",
+        "SELECT id_number, field, status FROM conflicts ORDER BY id_number, field",
+        "SELECT batch_id, line, column_name, reason, message FROM batch_row_errors ORDER BY batch_id, line",
+        "SELECT id, status, rows_total, rows_processed, accepted, rejected, new_persons, updated_persons, corrections,
+            conflicts, duplicates_in_file, detail FROM batches ORDER BY id",
+    ];
+    let db = NativeSql::open(state.join("sqlite_db.db")).expect("db");
+    let mut out = Vec::new();
+    for q in QUERIES {
+        for row in db.execute(q, &[]).unwrap().iter() {
+            let cells: Vec<String> = row
+                .values()
+                .iter()
+                .map(|v| match v {
+                    SqlValue::Null => "∅".to_string(),
+                    SqlValue::Integer(i) => i.to_string(),
+                    SqlValue::Real(f) => f.to_string(),
+                    SqlValue::Text(t) => t.clone(),
+                    SqlValue::Blob(b) => format!("{b:?}"),
+                })
+                .collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
+    canbao_tests::build_components();
+    let bin = host_binary();
+    let manifest = canbao_tests::workspace_root().join("spin.toml");
+    let city = canbao_gen::generate(&CityConfig { people: 20_000, seed: 21, error_rate: 0.01, ..CityConfig::default() }).unwrap();
+    let file = &city.files[0].csv_utf8;
+    let port = 40_000 + (std::process::id() % 10_000) as u16;
+
+    // The uninterrupted run.
+    let calm = tempfile::tempdir().unwrap();
+    let host = Host::start(&bin, &manifest, calm.path(), port);
+    host.upload(file);
+    while host.run() {}
+    host.kill();
+    let expected = dump(calm.path());
+
+    // Killed in the middle of `run` calls at several points, restarted each time.
+    let killed = tempfile::tempdir().unwrap();
+    let mut host = Host::start(&bin, &manifest, killed.path(), port);
+    host.upload(file);
+    for delay_ms in [150u64, 420, 90, 700, 260] {
+        let base = host.base.clone();
+        let runner = std::thread::spawn(move || while run(&base) == Some(true) {});
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        host.kill();
+        runner.join().unwrap();
+        host = Host::start(&bin, &manifest, killed.path(), port);
+    }
+    // The lease of a killed invocation expires; then the work finishes.
+    let mut rounds = 0;
+    while host.run() {
+        rounds += 1;
+        assert!(rounds < 100_000, "intake never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    host.kill();
+    let got = dump(killed.path());
+    assert_eq!(got.len(), expected.len(), "row counts differ");
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g, e);
+    }
+}
