@@ -66,7 +66,7 @@ pub fn view(env: &Env, req: &Request) -> ApiResult {
     // Every field's values over time, newest first.
     let mut changes: Vec<(&Field, &Option<String>, &Provenance)> =
         history.iter().flat_map(|(field, entries)| entries.iter().map(move |(value, p)| (field, value, p))).collect();
-    changes.sort_by(|a, b| b.2.at.cmp(&a.2.at));
+    changes.sort_by_key(|c| std::cmp::Reverse(c.2.at));
     let change_history: Vec<Value> =
         changes.into_iter().map(|(field, value, p)| json!({"field": field, "value": value, "provenance": p})).collect();
 
