@@ -91,3 +91,50 @@ fn township_figures_need_a_token_for_that_region() {
     assert_eq!(app.get("/api/v1/stats/overview?region=51x").status, 422);
     assert_eq!(app.get("/api/v1/stats/overview?by=street").status, 400);
 }
+
+/// The whole pipeline through the API — regions, every department's file, the intake run, the
+/// survey and self registrations — ends with every figure of the city and each county, by hukou
+/// and by residence, equal to the generator's independently computed expected outcome.
+#[test]
+fn figures_after_loading_a_generated_city_equal_the_generators_expected_outcome() {
+    let city = canbao_gen::generate(&canbao_gen::CityConfig { people: 3000, seed: 5, ..Default::default() }).unwrap();
+    let app = TestApp::start_with(&[("registration_rate_limit_per_hour", "1000000")]);
+    let put = app.call("PUT", "/api/v1/regions", Some("admin-token"), &[("content-type", "text/csv")], Some(city.regions_csv.as_bytes()));
+    assert_eq!(put.status, 200, "{}", put.text());
+    for file in &city.files {
+        let source = file.source.code();
+        let token = canbao_tests::TEST_TOKENS
+            .iter()
+            .find(|(_, role, scope)| *role == "department" && *scope == source)
+            .map(|t| t.0)
+            .unwrap();
+        let r = app.call(
+            "POST",
+            &format!("/api/v1/intake/{source}/files"),
+            Some(token),
+            &[("x-file-name", &file.name), ("content-type", "text/csv")],
+            Some(&file.csv_utf8),
+        );
+        assert_eq!(r.status, 202, "{}: {}", file.name, r.text());
+    }
+    while app.call("POST", "/api/v1/intake/run", Some("admin-token"), &[], None).json()["more"] == true {}
+    for registration in &city.registrations {
+        let token = (registration["source"] == "survey").then_some("admin-token");
+        app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
+    }
+
+    let fields = ["target_population", "registered", "complete", "insured", "uninsured", "duplicate_enrollment",
+        "benefits_after_death", "fill_counts", "active_by_scheme"];
+    for by in ["hukou", "residence"] {
+        let overview = app.get(&format!("/api/v1/stats/overview?by={by}")).json();
+        let mut got = vec![(overview["region"]["code"].clone(), overview["figures"].clone())];
+        got.extend(overview["children"].as_array().unwrap().iter().map(|c| (c["code"].clone(), c["figures"].clone())));
+        let expected = serde_json::to_value(&city.expected).unwrap()["figures"][by].clone();
+        for e in expected.as_array().unwrap() {
+            let (_, g) = got.iter().find(|(code, _)| *code == e["region"]).unwrap_or_else(|| panic!("{by} {} missing", e["region"]));
+            for f in fields {
+                assert_eq!(g[f], e[f], "{by} {} {f}", e["region"]);
+            }
+        }
+    }
+}
