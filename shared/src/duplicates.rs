@@ -130,6 +130,21 @@ pub fn ids_similar(a: &CitizenId, b: &CitizenId) -> bool {
     }
 }
 
+/// The candidate pairs two persons make, by both rules: none for the same ID, different names
+/// or no name.
+pub fn pair_rules(a: &PersonKey, b: &PersonKey) -> impl Iterator<Item = CandidatePair> {
+    let mut pairs = [None, None];
+    if a.id != b.id && !a.name_key.is_empty() && a.name_key == b.name_key {
+        if a.same_details(b) {
+            pairs[0] = Some(CandidatePair::new(a.id, b.id, DuplicateRule::SameDetails));
+        }
+        if ids_similar(&a.id, &b.id) {
+            pairs[1] = Some(CandidatePair::new(a.id, b.id, DuplicateRule::SimilarId));
+        }
+    }
+    pairs.into_iter().flatten()
+}
+
 /// FNV-1a: a fast, stable 64-bit hash for blocking keys (equality is always re-checked).
 fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
     bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
@@ -286,16 +301,7 @@ impl DuplicateIndex {
         for t in touched.iter().filter(|t| !t.name_key.is_empty()) {
             let Some(group) = self.by_name.get(&name_hash(&t.name_key)) else { continue };
             for &i in group {
-                let other = &self.keys[i as usize];
-                if other.id == t.id || other.name_key != t.name_key {
-                    continue;
-                }
-                if t.same_details(other) {
-                    pairs.push(CandidatePair::new(t.id, other.id, DuplicateRule::SameDetails));
-                }
-                if ids_similar(&t.id, &other.id) {
-                    pairs.push(CandidatePair::new(t.id, other.id, DuplicateRule::SimilarId));
-                }
+                pairs.extend(pair_rules(t, &self.keys[i as usize]));
             }
         }
         pairs.sort_unstable();

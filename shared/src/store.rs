@@ -15,7 +15,8 @@ use crate::person::{
 use crate::regions::RegionCode;
 use crate::storage::{Row, Sql, SqlValue, StorageError};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 
 /// The columns of `persons` that [`load_person`] reads.
 const SELECT_PERSON: &str = "SELECT id_number, name, gender, ethnicity, birth_date, hukou_address, hukou_region,
@@ -36,13 +37,37 @@ const SELECT_ENROLLMENTS: &str = "SELECT scheme, status, since, region, employer
 const SELECT_OPEN_CONFLICTS: &str =
     "SELECT id, field, candidates, opened_at FROM conflicts WHERE id_number = ? AND status = 'open' ORDER BY id";
 
-/// Insert or replace the whole person row (created_at is kept on update).
-const UPSERT_PERSON: &str = "INSERT INTO persons (id_number, name, name_key, gender, ethnicity, birth_date,
-    hukou_address, hukou_region, residence_address, residence_region, phone, employment_status, employer_name,
-    employer_credit_code, person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
+/// [`SELECT_PERSON`] for a JSON array of IDs.
+const SELECT_PERSONS_IN: &str = "SELECT id_number, name, gender, ethnicity, birth_date, hukou_address, hukou_region,
+    residence_address, residence_region, phone, employment_status, employer_name, employer_credit_code,
+    person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
+    flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form
+    FROM persons WHERE id_number IN (SELECT value FROM json_each(?1))";
+
+/// [`SELECT_CURRENT_PROVENANCE`] for a JSON array of IDs.
+const SELECT_CURRENT_PROVENANCE_IN: &str = "SELECT id_number, field, source, origin, observed_at FROM field_provenance
+    WHERE is_current = 1 AND id_number IN (SELECT value FROM json_each(?1))";
+
+/// [`SELECT_ENROLLMENTS`] for a JSON array of IDs.
+const SELECT_ENROLLMENTS_IN: &str = "SELECT id_number, scheme, status, since, region, employer_credit_code, source,
+    origin, observed_at FROM enrollments WHERE id_number IN (SELECT value FROM json_each(?1)) ORDER BY id_number, scheme";
+
+/// [`SELECT_OPEN_CONFLICTS`] for a JSON array of IDs.
+const SELECT_OPEN_CONFLICTS_IN: &str = "SELECT id_number, id, field, candidates, opened_at FROM conflicts
+    WHERE status = 'open' AND id_number IN (SELECT value FROM json_each(?1)) ORDER BY id";
+
+/// The `persons` rows the merged persons of a JSON array of rows become (created_at is kept on
+/// update; `?2` is the time).
+const UPSERT_PERSONS: &str = "INSERT INTO persons (id_number, name, name_key, gender, ethnicity, birth_date, hukou_address, hukou_region,
+    residence_address, residence_region, phone, employment_status, employer_name, employer_credit_code,
+    person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
     flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form, region_hukou,
     region_residence, registered, complete, missing_fields, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->>
+    7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14,
+    value ->> 15, value ->> 16, value ->> 17, value ->> 18, value ->> 19, value ->> 20, value ->> 21,
+    value ->> 22, value ->> 23, value ->> 24, value ->> 25, value ->> 26, value ->> 27, value ->> 28, ?2, ?2
+    FROM json_each(?1) WHERE true
     ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, name_key = excluded.name_key,
     gender = excluded.gender, ethnicity = excluded.ethnicity, birth_date = excluded.birth_date,
     hukou_address = excluded.hukou_address, hukou_region = excluded.hukou_region,
@@ -58,26 +83,30 @@ const UPSERT_PERSON: &str = "INSERT INTO persons (id_number, name, name_key, gen
     registered = excluded.registered, complete = excluded.complete,
     missing_fields = excluded.missing_fields, updated_at = excluded.updated_at";
 
-/// Retire a field's current provenance row before inserting the new winner.
-const RETIRE_PROVENANCE: &str =
-    "UPDATE field_provenance SET is_current = 0 WHERE id_number = ? AND field = ? AND is_current = 1";
+/// Retire the current provenance rows of `[id_number, field]` pairs before new winners arrive.
+const RETIRE_PROVENANCE_MANY: &str = "UPDATE field_provenance SET is_current = 0 WHERE id IN (
+    SELECT fp.id FROM json_each(?1) j JOIN field_provenance fp
+    ON fp.id_number = j.value ->> 0 AND fp.field = j.value ->> 1 AND fp.is_current = 1)";
 
-/// Record a field's new winner.
-const INSERT_PROVENANCE: &str = "INSERT INTO field_provenance
-    (id_number, field, value, source, origin, observed_at, recorded_at, is_current) VALUES (?, ?, ?, ?, ?, ?, ?, 1)";
+/// Record fields' new winners, in array order (`?2` is the time recorded).
+const INSERT_PROVENANCE_MANY: &str = "INSERT INTO field_provenance
+    (id_number, field, value, source, origin, observed_at, recorded_at, is_current)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2, value ->> 6
+    FROM json_each(?1)";
 
-/// Insert or replace one enrollment.
-const UPSERT_ENROLLMENT: &str = "INSERT INTO enrollments
+/// Insert or replace enrollments (`?2` is the time).
+const UPSERT_ENROLLMENTS_MANY: &str = "INSERT INTO enrollments
     (id_number, scheme, status, since, region, employer_credit_code, source, origin, observed_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+    value ->> 7, value ->> 8, ?2 FROM json_each(?1) WHERE true
     ON CONFLICT (id_number, scheme) DO UPDATE SET status = excluded.status, since = excluded.since,
     region = excluded.region, employer_credit_code = excluded.employer_credit_code, source = excluded.source,
     origin = excluded.origin, observed_at = excluded.observed_at, updated_at = excluded.updated_at";
 
-/// Open a conflict, or update the candidates of the open one (the partial unique index
-/// `conflicts_one_open` is the conflict target).
-const UPSERT_OPEN_CONFLICT: &str = "INSERT INTO conflicts (id_number, field, status, candidates, opened_at, updated_at)
-    VALUES (?, ?, 'open', ?, ?, ?)
+/// Open conflicts, or update the candidates of the open ones (the partial unique index
+/// `conflicts_one_open` is the conflict target; `?2` is the time).
+const UPSERT_OPEN_CONFLICTS_MANY: &str = "INSERT INTO conflicts (id_number, field, status, candidates, opened_at, updated_at)
+    SELECT value ->> 0, value ->> 1, 'open', value ->> 2, value ->> 3, ?2 FROM json_each(?1) WHERE true
     ON CONFLICT (id_number, field) WHERE status = 'open'
     DO UPDATE SET candidates = excluded.candidates, updated_at = excluded.updated_at";
 
@@ -92,9 +121,30 @@ const SELECT_DATA_VERSION: &str = "SELECT CAST(value AS INTEGER) FROM meta WHERE
 const SELECT_PERSON_KEYS: &str = "SELECT id_number, name_key, birth_date, gender, substr(region_hukou, 1, 6)
     FROM persons WHERE name_key IS NOT NULL AND name_key <> ''";
 
-/// Record a candidate pair once (a reviewed pair keeps its status).
-const INSERT_DUPLICATE_CANDIDATE: &str = "INSERT INTO duplicate_candidates (id_a, id_b, rule, detected_at)
-    VALUES (?, ?, ?, ?) ON CONFLICT (id_a, id_b, rule) DO NOTHING RETURNING id";
+/// Record candidate pairs `[id_a, id_b, rule]` once (a reviewed pair keeps its status; `?2` is
+/// the time); returns the new ones.
+const INSERT_DUPLICATE_CANDIDATES: &str = "INSERT INTO duplicate_candidates (id_a, id_b, rule, detected_at)
+    SELECT value ->> 0, value ->> 1, value ->> 2, ?2 FROM json_each(?1) WHERE true
+    ON CONFLICT (id_a, id_b, rule) DO NOTHING RETURNING id";
+
+/// The namesakes of a JSON array of persons in the blocks where a candidate pair can be: the same
+/// birth date, the same ID address code or the same ID sequence number (indexes of migration
+/// 0008). Each row: name key, then ID, birth date, gender and attributed county of the person and
+/// of the namesake.
+const SELECT_DUPLICATE_BLOCKS: &str = "WITH t AS MATERIALIZED (
+        SELECT p.id_number AS id, p.name_key AS nk, p.birth_date AS bd, p.gender AS g,
+            substr(p.region_hukou, 1, 6) AS c
+        FROM json_each(?1) j JOIN persons p ON p.id_number = j.value WHERE p.name_key <> '')
+    SELECT t.nk, t.id, t.bd, t.g, t.c, o.id_number, o.birth_date, o.gender, substr(o.region_hukou, 1, 6)
+        FROM t JOIN persons o ON o.name_key = t.nk AND o.birth_date = t.bd WHERE o.id_number <> t.id
+    UNION
+    SELECT t.nk, t.id, t.bd, t.g, t.c, o.id_number, o.birth_date, o.gender, substr(o.region_hukou, 1, 6)
+        FROM t JOIN persons o ON o.name_key = t.nk AND substr(o.id_number, 1, 6) = substr(t.id, 1, 6)
+        WHERE o.id_number <> t.id
+    UNION
+    SELECT t.nk, t.id, t.bd, t.g, t.c, o.id_number, o.birth_date, o.gender, substr(o.region_hukou, 1, 6)
+        FROM t JOIN persons o ON o.name_key = t.nk AND substr(o.id_number, 15, 3) = substr(t.id, 15, 3)
+        WHERE o.id_number <> t.id";
 
 /// A time as stored: RFC 3339 UTC with milliseconds (sorts as text).
 pub fn timestamp(at: DateTime<Utc>) -> String {
@@ -133,24 +183,83 @@ pub fn load_person(db: &dyn Sql, id: &CitizenId) -> Result<Option<Person>, Stora
     let key = [SqlValue::from(id.as_str())];
     let rows = db.execute(SELECT_PERSON, &key)?;
     let Some(r) = rows.first() else { return Ok(None) };
-    let mut p = Person::new(*id);
+    let mut p = person_from_row(&r, *id)?;
+    for row in db.execute(SELECT_CURRENT_PROVENANCE, &key)?.iter() {
+        add_provenance(&mut p, &row)?;
+    }
+    for row in db.execute(SELECT_ENROLLMENTS, &key)?.iter() {
+        add_enrollment(&mut p, &row)?;
+    }
+    for row in db.execute(SELECT_OPEN_CONFLICTS, &key)?.iter() {
+        add_conflict(&mut p, &row)?;
+    }
+    Ok(Some(p))
+}
+
+/// Loads the persons with these IDs, as [`load_person`] does one, with one query per table
+/// (an intake chunk's persons at once); unknown IDs are absent from the map.
+pub fn load_persons(db: &dyn Sql, ids: &[CitizenId]) -> Result<HashMap<CitizenId, Person>, StorageError> {
+    let mut persons = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(persons);
+    }
+    let list = [SqlValue::from(id_list(ids.iter()))];
+    for r in db.execute(SELECT_PERSONS_IN, &list)?.iter() {
+        let id = stored_id(&r.get::<String>("id_number")?)?;
+        persons.insert(id, person_from_row(&r, id)?);
+    }
+    if persons.is_empty() {
+        return Ok(persons);
+    }
+    let list = [SqlValue::from(id_list(persons.keys()))];
+    let mut each = |sql: &str, add: fn(&mut Person, &Row<'_>) -> Result<(), StorageError>| -> Result<(), StorageError> {
+        for row in db.execute(sql, &list)?.iter() {
+            let id = stored_id(&row.get::<String>("id_number")?)?;
+            if let Some(p) = persons.get_mut(&id) {
+                add(p, &row)?;
+            }
+        }
+        Ok(())
+    };
+    each(SELECT_CURRENT_PROVENANCE_IN, add_provenance)?;
+    each(SELECT_ENROLLMENTS_IN, add_enrollment)?;
+    each(SELECT_OPEN_CONFLICTS_IN, add_conflict)?;
+    Ok(persons)
+}
+
+fn stored_id(text: &str) -> Result<CitizenId, StorageError> {
+    CitizenId::parse(text).map(|p| p.value).map_err(corrupt("id_number"))
+}
+
+/// A JSON array of IDs: the one parameter of the `json_each` statements.
+fn id_list<'a>(ids: impl Iterator<Item = &'a CitizenId>) -> String {
+    let mut list = JsonRows::list();
+    for id in ids {
+        list.text(Some(id.as_str()));
+    }
+    list.finish()
+}
+
+/// The person columns of a `persons` row.
+fn person_from_row(r: &Row<'_>, id: CitizenId) -> Result<Person, StorageError> {
+    let mut p = Person::new(id);
     p.name = r.get("name")?;
-    p.gender = opt(&r, "gender", Gender::parse)?;
-    p.ethnicity = opt(&r, "ethnicity", Ethnicity::parse)?;
+    p.gender = opt(r, "gender", Gender::parse)?;
+    p.ethnicity = opt(r, "ethnicity", Ethnicity::parse)?;
     p.birth_date = r.get::<Option<String>>("birth_date")?.map(|d| parse_date(&d, "birth_date")).transpose()?;
     p.hukou_address = r.get("hukou_address")?;
-    p.hukou_region = opt(&r, "hukou_region", |s| RegionCode::parse(s).map(|p| p.value))?;
+    p.hukou_region = opt(r, "hukou_region", |s| RegionCode::parse(s).map(|p| p.value))?;
     p.residence_address = r.get("residence_address")?;
-    p.residence_region = opt(&r, "residence_region", |s| RegionCode::parse(s).map(|p| p.value))?;
-    p.phone = opt(&r, "phone", |s| Phone::parse(s).map(|p| p.value))?;
-    p.employment_status = opt(&r, "employment_status", EmploymentStatus::parse)?;
+    p.residence_region = opt(r, "residence_region", |s| RegionCode::parse(s).map(|p| p.value))?;
+    p.phone = opt(r, "phone", |s| Phone::parse(s).map(|p| p.value))?;
+    p.employment_status = opt(r, "employment_status", EmploymentStatus::parse)?;
     p.employer_name = r.get("employer_name")?;
-    p.employer_credit_code = opt(&r, "employer_credit_code", |s| CreditCode::parse(s).map(|p| p.value))?;
+    p.employer_credit_code = opt(r, "employer_credit_code", |s| CreditCode::parse(s).map(|p| p.value))?;
     p.person_status = PersonStatus::parse(&r.get::<String>("person_status")?).map_err(corrupt("person_status"))?;
     p.person_status_date =
         r.get::<Option<String>>("person_status_date")?.map(|d| parse_date(&d, "person_status_date")).transpose()?;
-    p.uninsured_reason = opt(&r, "uninsured_reason", UninsuredReason::parse)?;
-    p.willingness = opt(&r, "willingness", Willingness::parse)?;
+    p.uninsured_reason = opt(r, "uninsured_reason", UninsuredReason::parse)?;
+    p.willingness = opt(r, "willingness", Willingness::parse)?;
     p.declared_insurance = serde_json::from_str(&r.get::<String>("declared_insurance")?)
         .map_err(|_| StorageError::Corrupt("column declared_insurance".into()))?;
     for (column, flag) in FLAG_COLUMNS {
@@ -159,37 +268,40 @@ pub fn load_person(db: &dyn Sql, id: &CitizenId) -> Result<Option<Person>, Stora
         }
     }
     p.via_form = r.get("via_form")?;
+    Ok(p)
+}
 
-    for row in db.execute(SELECT_CURRENT_PROVENANCE, &key)?.iter() {
-        let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
-        p.provenance.insert(field, provenance_from(&row)?);
-    }
-    for row in db.execute(SELECT_ENROLLMENTS, &key)?.iter() {
-        let scheme = Scheme::parse(&row.get::<String>("scheme")?).map_err(corrupt("scheme"))?;
-        p.enrollments.push(Enrollment {
-            scheme,
-            status: EnrollmentStatus::parse(&row.get::<String>("status")?).map_err(corrupt("status"))?,
-            since: row.get::<Option<String>>("since")?.map(|d| parse_date(&d, "since")).transpose()?,
-            region: opt(&row, "region", |s| RegionCode::parse(s).map(|p| p.value))?,
-            employer_credit_code: opt(&row, "employer_credit_code", |s| CreditCode::parse(s).map(|p| p.value))?,
-        });
-        p.enrollment_provenance.insert(scheme, provenance_from(&row)?);
-    }
-    for row in db.execute(SELECT_OPEN_CONFLICTS, &key)?.iter() {
-        let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
-        let candidates: Vec<Candidate> = serde_json::from_str(&row.get::<String>("candidates")?)
-            .map_err(|_| StorageError::Corrupt("column candidates".into()))?;
-        p.open_conflicts.insert(
-            field,
-            Conflict {
-                id: Some(row.get("id")?),
-                field,
-                candidates,
-                opened_at: parse_time(&row.get::<String>("opened_at")?, "opened_at")?,
-            },
-        );
-    }
-    Ok(Some(p))
+/// A current `field_provenance` row onto its person.
+fn add_provenance(p: &mut Person, row: &Row<'_>) -> Result<(), StorageError> {
+    let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
+    p.provenance.insert(field, provenance_from(row)?);
+    Ok(())
+}
+
+/// An `enrollments` row onto its person (rows come in scheme order).
+fn add_enrollment(p: &mut Person, row: &Row<'_>) -> Result<(), StorageError> {
+    let scheme = Scheme::parse(&row.get::<String>("scheme")?).map_err(corrupt("scheme"))?;
+    p.enrollments.push(Enrollment {
+        scheme,
+        status: EnrollmentStatus::parse(&row.get::<String>("status")?).map_err(corrupt("status"))?,
+        since: row.get::<Option<String>>("since")?.map(|d| parse_date(&d, "since")).transpose()?,
+        region: opt(row, "region", |s| RegionCode::parse(s).map(|p| p.value))?,
+        employer_credit_code: opt(row, "employer_credit_code", |s| CreditCode::parse(s).map(|p| p.value))?,
+    });
+    p.enrollment_provenance.insert(scheme, provenance_from(row)?);
+    Ok(())
+}
+
+/// An open `conflicts` row onto its person.
+fn add_conflict(p: &mut Person, row: &Row<'_>) -> Result<(), StorageError> {
+    let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
+    let candidates: Vec<Candidate> = serde_json::from_str(&row.get::<String>("candidates")?)
+        .map_err(|_| StorageError::Corrupt("column candidates".into()))?;
+    p.open_conflicts.insert(
+        field,
+        Conflict { id: Some(row.get("id")?), field, candidates, opened_at: parse_time(&row.get::<String>("opened_at")?, "opened_at")? },
+    );
+    Ok(())
 }
 
 /// The flag columns of `persons`.
@@ -210,100 +322,298 @@ fn region_column(p: &Person, by: Attribution) -> String {
 /// changed field, changed enrollments, opened or updated conflicts, and the data version.
 /// Does nothing when the merge changed nothing.
 pub fn save_outcome(db: &dyn Sql, outcome: &MergeOutcome, now: DateTime<Utc>) -> Result<(), StorageError> {
-    if !outcome.is_changed() {
+    let mut writes = PendingWrites::default();
+    if !writes.record(outcome) {
         return Ok(());
     }
-    let p = &outcome.person;
-    let id = p.id.as_str();
-    let now_text = timestamp(now);
-    let text = |f: Field| SqlValue::from(p.field_text(f));
-    let missing: Vec<&str> = missing_fields(p).iter().map(|f| f.as_str()).collect();
-    let declared = serde_json::to_string(&p.declared_insurance).map_err(|e| StorageError::Json(e.to_string()))?;
-    let mut params = vec![
-        SqlValue::from(id),
-        text(Field::Name),
-        SqlValue::from(p.name.as_deref().map(normalise_text)),
-        text(Field::Gender),
-        text(Field::Ethnicity),
-        text(Field::BirthDate),
-        text(Field::HukouAddress),
-        text(Field::HukouRegion),
-        text(Field::ResidenceAddress),
-        text(Field::ResidenceRegion),
-        text(Field::Phone),
-        text(Field::EmploymentStatus),
-        text(Field::EmployerName),
-        text(Field::EmployerCreditCode),
-        SqlValue::from(p.person_status.code()),
-        SqlValue::from(p.person_status_date.map(|d| d.to_string())),
-        text(Field::UninsuredReason),
-        text(Field::Willingness),
-        SqlValue::from(declared),
-    ];
-    params.extend(FLAG_COLUMNS.iter().map(|(_, flag)| SqlValue::from(p.flags.contains(flag))));
-    params.extend([
-        SqlValue::from(p.via_form),
-        SqlValue::from(region_column(p, Attribution::Hukou)),
-        SqlValue::from(region_column(p, Attribution::Residence)),
-        SqlValue::from(p.is_registered()),
-        SqlValue::from(missing.is_empty()),
-        SqlValue::from(missing.join(",")),
-        SqlValue::from(now_text.as_str()),
-        SqlValue::from(now_text.as_str()),
-    ]);
-    db.exec(UPSERT_PERSON, &params)?;
-
-    for field in &outcome.changed_fields {
-        let Some(prov) = p.provenance.get(field) else { continue };
-        db.exec(RETIRE_PROVENANCE, &[id.into(), field.as_str().into()])?;
-        db.exec(
-            INSERT_PROVENANCE,
-            &[
-                id.into(),
-                field.as_str().into(),
-                p.field_text(*field).into(),
-                prov.source.code().into(),
-                prov.origin.to_string().into(),
-                timestamp(prov.at).into(),
-                now_text.as_str().into(),
-            ],
-        )?;
-    }
-
-    for scheme in &outcome.changed_enrollments {
-        let (Some(e), Some(prov)) = (p.enrollment(*scheme), p.enrollment_provenance.get(scheme)) else { continue };
-        db.exec(
-            UPSERT_ENROLLMENT,
-            &[
-                id.into(),
-                scheme.code().into(),
-                e.status.code().into(),
-                e.since.map(|d| d.to_string()).into(),
-                e.region.as_ref().map(|r| r.as_str()).into(),
-                e.employer_credit_code.as_ref().map(|c| c.as_str()).into(),
-                prov.source.code().into(),
-                prov.origin.to_string().into(),
-                timestamp(prov.at).into(),
-                now_text.as_str().into(),
-            ],
-        )?;
-    }
-
-    for field in outcome.conflicts_opened.iter().chain(&outcome.conflicts_updated) {
-        let Some(conflict) = p.open_conflicts.get(field) else { continue };
-        let candidates = serde_json::to_string(&conflict.candidates).map_err(|e| StorageError::Json(e.to_string()))?;
-        db.exec(
-            UPSERT_OPEN_CONFLICT,
-            &[
-                id.into(),
-                field.as_str().into(),
-                candidates.into(),
-                timestamp(conflict.opened_at).into(),
-                now_text.as_str().into(),
-            ],
-        )?;
-    }
+    writes.write(db, now, |id| (*id == outcome.person.id).then_some(&outcome.person))?;
     bump_data_version(db)
+}
+
+/// One provenance row to write: a field's new winner as a merge set it.
+#[derive(Debug)]
+struct ProvenanceEntry {
+    id: CitizenId,
+    field: Field,
+    value: Option<String>,
+    provenance: Provenance,
+}
+
+/// What a run of merges changed (an intake chunk's rows, in file order), written at the end with
+/// a few set-based statements instead of a dozen per row. The result is the same as
+/// [`save_outcome`] after each merge: every changed field gets its provenance row in order (the
+/// last one per field current), and persons, enrollments and conflicts get their final state.
+#[derive(Debug, Default)]
+pub struct PendingWrites {
+    /// Persons to write in first-touch order, with whether each was stored before.
+    persons: Vec<(CitizenId, bool)>,
+    person_seen: HashSet<CitizenId>,
+    provenance: Vec<ProvenanceEntry>,
+    enrollments: Vec<(CitizenId, Scheme)>,
+    enrollment_seen: HashSet<(CitizenId, Scheme)>,
+    conflicts: Vec<(CitizenId, Field)>,
+    conflict_seen: HashSet<(CitizenId, Field)>,
+}
+
+impl PendingWrites {
+    /// Records what one merge changed (merges of one person must come in order, each on the
+    /// previous one's result); false when it changed nothing.
+    pub fn record(&mut self, outcome: &MergeOutcome) -> bool {
+        if !outcome.is_changed() {
+            return false;
+        }
+        let p = &outcome.person;
+        if self.person_seen.insert(p.id) {
+            self.persons.push((p.id, !outcome.is_new));
+        }
+        for field in &outcome.changed_fields {
+            let Some(prov) = p.provenance.get(field) else { continue };
+            self.provenance.push(ProvenanceEntry { id: p.id, field: *field, value: p.field_text(*field), provenance: prov.clone() });
+        }
+        for scheme in &outcome.changed_enrollments {
+            if self.enrollment_seen.insert((p.id, *scheme)) {
+                self.enrollments.push((p.id, *scheme));
+            }
+        }
+        for field in outcome.conflicts_opened.iter().chain(&outcome.conflicts_updated) {
+            if self.conflict_seen.insert((p.id, *field)) {
+                self.conflicts.push((p.id, *field));
+            }
+        }
+        true
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.persons.is_empty()
+    }
+
+    /// How many persons will be written.
+    pub fn persons(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// Writes everything recorded, in the caller's transaction; `person` gives each recorded
+    /// person's final state (the data version is the caller's to bump).
+    pub fn write<'p>(
+        &self,
+        db: &dyn Sql,
+        now: DateTime<Utc>,
+        person: impl Fn(&CitizenId) -> Option<&'p Person>,
+    ) -> Result<(), StorageError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let now_text = timestamp(now);
+        let mut rows = JsonRows::rows();
+        for (id, _) in &self.persons {
+            let Some(p) = person(id) else { continue };
+            person_row(&mut rows, p);
+        }
+        if !rows.is_empty() {
+            db.exec(UPSERT_PERSONS, &[rows.finish().into(), now_text.as_str().into()])?;
+        }
+
+        // Retire the stored current rows of the fields that get a new winner (only persons stored
+        // before can have any), then insert the new rows in merge order, the last one per
+        // field current.
+        let mut retire = JsonRows::rows();
+        let mut retired = HashSet::new();
+        let mut last = HashMap::with_capacity(self.provenance.len());
+        let existed: HashSet<&CitizenId> = self.persons.iter().filter(|(_, e)| *e).map(|(id, _)| id).collect();
+        for (i, e) in self.provenance.iter().enumerate() {
+            last.insert((e.id, e.field), i);
+            if existed.contains(&e.id) && retired.insert((e.id, e.field)) {
+                retire.row();
+                retire.text(Some(e.id.as_str()));
+                retire.text(Some(e.field.as_str()));
+            }
+        }
+        if !retire.is_empty() {
+            db.exec(RETIRE_PROVENANCE_MANY, &[retire.finish().into()])?;
+        }
+        if !self.provenance.is_empty() {
+            let mut rows = JsonRows::rows();
+            for (i, e) in self.provenance.iter().enumerate() {
+                rows.row();
+                rows.text(Some(e.id.as_str()));
+                rows.text(Some(e.field.as_str()));
+                rows.text(e.value.as_deref());
+                rows.text(Some(e.provenance.source.code()));
+                rows.display(&e.provenance.origin);
+                rows.text(Some(&timestamp(e.provenance.at)));
+                rows.int(i64::from(last.get(&(e.id, e.field)) == Some(&i)));
+            }
+            db.exec(INSERT_PROVENANCE_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
+        }
+
+        let mut rows = JsonRows::rows();
+        for (id, scheme) in &self.enrollments {
+            let Some(p) = person(id) else { continue };
+            let (Some(e), Some(prov)) = (p.enrollment(*scheme), p.enrollment_provenance.get(scheme)) else { continue };
+            rows.row();
+            rows.text(Some(id.as_str()));
+            rows.text(Some(scheme.code()));
+            rows.text(Some(e.status.code()));
+            rows.text(e.since.map(|d| d.to_string()).as_deref());
+            rows.text(e.region.as_ref().map(|r| r.as_str()));
+            rows.text(e.employer_credit_code.as_ref().map(|c| c.as_str()));
+            rows.text(Some(prov.source.code()));
+            rows.display(&prov.origin);
+            rows.text(Some(&timestamp(prov.at)));
+        }
+        if !rows.is_empty() {
+            db.exec(UPSERT_ENROLLMENTS_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
+        }
+
+        let mut rows = JsonRows::rows();
+        for (id, field) in &self.conflicts {
+            let Some(conflict) = person(id).and_then(|p| p.open_conflicts.get(field)) else { continue };
+            let candidates = serde_json::to_string(&conflict.candidates).map_err(|e| StorageError::Json(e.to_string()))?;
+            rows.row();
+            rows.text(Some(id.as_str()));
+            rows.text(Some(field.as_str()));
+            rows.text(Some(&candidates));
+            rows.text(Some(&timestamp(conflict.opened_at)));
+        }
+        if !rows.is_empty() {
+            db.exec(UPSERT_OPEN_CONFLICTS_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
+        }
+        Ok(())
+    }
+}
+
+/// The `persons` row of a merged person (the columns of [`UPSERT_PERSONS`] but `updated_at`).
+fn person_row(rows: &mut JsonRows, p: &Person) {
+    rows.row();
+    rows.text(Some(p.id.as_str()));
+    let field = |rows: &mut JsonRows, f: Field| rows.text(p.field_text(f).as_deref());
+    field(rows, Field::Name);
+    rows.text(p.name.as_deref().map(normalise_text).as_deref());
+    for f in [
+        Field::Gender,
+        Field::Ethnicity,
+        Field::BirthDate,
+        Field::HukouAddress,
+        Field::HukouRegion,
+        Field::ResidenceAddress,
+        Field::ResidenceRegion,
+        Field::Phone,
+        Field::EmploymentStatus,
+        Field::EmployerName,
+        Field::EmployerCreditCode,
+    ] {
+        field(rows, f);
+    }
+    rows.text(Some(p.person_status.code()));
+    rows.text(p.person_status_date.map(|d| d.to_string()).as_deref());
+    field(rows, Field::UninsuredReason);
+    field(rows, Field::Willingness);
+    // Serialising a Vec of plain structs cannot fail.
+    rows.text(Some(&serde_json::to_string(&p.declared_insurance).unwrap_or_else(|_| "[]".into())));
+    for (_, flag) in FLAG_COLUMNS {
+        rows.int(i64::from(p.flags.contains(flag)));
+    }
+    rows.int(i64::from(p.via_form));
+    rows.text(Some(&region_column(p, Attribution::Hukou)));
+    rows.text(Some(&region_column(p, Attribution::Residence)));
+    rows.int(i64::from(p.is_registered()));
+    let missing: Vec<&str> = missing_fields(p).iter().map(|f| f.as_str()).collect();
+    rows.int(i64::from(missing.is_empty()));
+    rows.text(Some(&missing.join(",")));
+}
+
+/// Rows of values as one JSON array of arrays (or one flat array): the single parameter of the
+/// set-based statements (`json_each(?)`), so that a chunk of rows crosses the storage interface —
+/// a host call in Spin — as one value.
+#[derive(Debug)]
+pub struct JsonRows {
+    buf: String,
+    rows: usize,
+    cells: usize,
+    nested: bool,
+}
+
+impl JsonRows {
+    /// An array of rows (arrays): call [`JsonRows::row`] before each row's values.
+    pub fn rows() -> Self {
+        JsonRows { buf: String::from("["), rows: 0, cells: 0, nested: true }
+    }
+
+    /// A flat array of values.
+    pub fn list() -> Self {
+        JsonRows { buf: String::from("["), rows: 0, cells: 0, nested: false }
+    }
+
+    /// Starts a row.
+    pub fn row(&mut self) {
+        debug_assert!(self.nested);
+        self.buf.push_str(if self.rows == 0 { "[" } else { "],[" });
+        self.rows += 1;
+        self.cells = 0;
+    }
+
+    fn separate(&mut self) {
+        if self.cells > 0 {
+            self.buf.push(',');
+        }
+        self.cells += 1;
+        if !self.nested {
+            self.rows = self.cells;
+        }
+    }
+
+    /// A text value, or null.
+    pub fn text(&mut self, value: Option<&str>) {
+        self.separate();
+        match value {
+            None => self.buf.push_str("null"),
+            Some(s) => {
+                self.buf.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => self.buf.push_str("\\\""),
+                        '\\' => self.buf.push_str("\\\\"),
+                        c if (c as u32) < 0x20 => {
+                            let _ = write!(self.buf, "\\u{:04x}", c as u32);
+                        }
+                        c => self.buf.push(c),
+                    }
+                }
+                self.buf.push('"');
+            }
+        }
+    }
+
+    /// A value written through `Display`, as text.
+    pub fn display(&mut self, value: &impl std::fmt::Display) {
+        self.text(Some(&value.to_string()));
+    }
+
+    /// An integer.
+    pub fn int(&mut self, value: i64) {
+        self.separate();
+        let _ = write!(self.buf, "{value}");
+    }
+
+    /// Whether no row (or value) was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// How many rows (or values) were added.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// The JSON text.
+    pub fn finish(mut self) -> String {
+        if self.nested && self.rows > 0 {
+            self.buf.push(']');
+        }
+        self.buf.push(']');
+        self.buf
+    }
 }
 
 /// Counts one committed change to the base data (save_outcome does it; other writers of base
@@ -336,16 +646,47 @@ pub fn load_person_keys(db: &dyn Sql) -> Result<Vec<PersonKey>, StorageError> {
 
 /// Records candidate pairs (new ones only; reviewed pairs keep their status); returns how many were new.
 pub fn save_duplicate_candidates(db: &dyn Sql, pairs: &[CandidatePair], now: DateTime<Utc>) -> Result<usize, StorageError> {
-    let now_text = timestamp(now);
-    let mut added = 0;
-    for pair in pairs {
-        let rows = db.execute(
-            INSERT_DUPLICATE_CANDIDATE,
-            &[pair.a.as_str().into(), pair.b.as_str().into(), pair.rule.as_str().into(), now_text.as_str().into()],
-        )?;
-        added += rows.len();
+    if pairs.is_empty() {
+        return Ok(0);
     }
-    Ok(added)
+    let mut rows = JsonRows::rows();
+    for pair in pairs {
+        rows.row();
+        rows.text(Some(pair.a.as_str()));
+        rows.text(Some(pair.b.as_str()));
+        rows.text(Some(pair.rule.as_str()));
+    }
+    Ok(db.execute(INSERT_DUPLICATE_CANDIDATES, &[rows.finish().into(), timestamp(now).into()])?.len())
+}
+
+/// The candidate pairs (一人多号, DOMAIN §6) between these persons and everyone stored, as they are
+/// stored now. Only namesakes can pair, and of those only the ones in three blocks: the same
+/// birth date (rule `same_details`), the same ID address code, or the same ID sequence number —
+/// one mistyped digit or one swap of neighbours leaves one of the two equal (migration 0008
+/// indexes both), so a chunk's search reads a few rows per person, not every namesake.
+pub fn duplicate_candidates_for(db: &dyn Sql, ids: &[CitizenId]) -> Result<Vec<CandidatePair>, StorageError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = db.execute(SELECT_DUPLICATE_BLOCKS, &[id_list(ids.iter()).into()])?;
+    let key = |r: &Row<'_>, at: usize, name_key: &str| -> Result<PersonKey, StorageError> {
+        Ok(PersonKey {
+            id: stored_id(&r.get::<String>(at)?)?,
+            name_key: name_key.to_owned(),
+            birth_date: r.get::<Option<String>>(at + 1)?.map(|d| parse_date(&d, "birth_date")).transpose()?,
+            gender: r.get::<Option<String>>(at + 2)?.filter(|g| !g.is_empty()).map(|g| Gender::parse(&g)).transpose().map_err(corrupt("gender"))?,
+            county: r.get::<Option<String>>(at + 3)?.unwrap_or_default(),
+        })
+    };
+    let mut pairs = Vec::new();
+    for r in rows.iter() {
+        let name_key: String = r.get(0)?;
+        let (a, b) = (key(&r, 1, &name_key)?, key(&r, 5, &name_key)?);
+        pairs.extend(crate::duplicates::pair_rules(&a, &b));
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    Ok(pairs)
 }
 
 /// Each field's values over time with where they came from, oldest first.

@@ -6,26 +6,41 @@
 //! UTF-8 form), so a kill at any moment leaves either the whole chunk or none of it. A lease
 //! (owner + expiry in the batch row, taken by one conditional UPDATE) keeps two invocations off
 //! the same batch, and every chunk re-checks it before committing.
+//!
+//! Throughput: every statement is a host call (in Spin a serialised one), so a chunk works
+//! set-wise. It reads and cleans its rows first, then records their in-file keys with one
+//! statement, loads the persons it names with one query per table, merges in memory in file
+//! order, and writes persons, provenance, enrollments, conflicts, error lines and duplicate
+//! candidates with one statement each, each taking the chunk as one JSON parameter. The result
+//! does not depend on where chunks end: a kill and resume gives the database of an uninterrupted
+//! run. A new chunk starts only when the longest one so far still fits before the deadline.
 
-use super::clean::{Cleaner, Record, RowError, UnitRow};
+use super::clean::{CleanRow, Cleaner, Record, RowError, UnitRow};
 use super::layouts::ColumnMap;
 use super::{csv_reader, is_blank, ReportDetail, PART_BYTES};
-use crate::codes::{Gender, Source};
-use crate::duplicates::{DuplicateIndex, PersonKey};
+use crate::codes::Source;
 use crate::ids::CitizenId;
-use crate::person::normalise_text;
-use std::collections::BTreeSet;
 use crate::merge::merge_by_precedence;
 use crate::person::{Origin, Provenance};
 use crate::regions::RegionTree;
 use crate::storage::{Sql, SqlExt, SqlValue, StorageError};
+use crate::store::{JsonRows, PendingWrites};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-/// Rows per transaction at most (a chunk also ends at the deadline).
-const CHUNK_ROWS: u64 = 5_000;
+/// Rows per transaction at most (a chunk also ends at the deadline): large enough that the
+/// per-statement cost of a host call is spread thin, small enough that one chunk takes a small
+/// part of the time budget.
+const CHUNK_ROWS: u64 = 2_000;
+
+/// How often (in rows) reading checks the clock (a host call in a component).
+const CLOCK_EVERY: u64 = 64;
+
+/// Keys of finished batches dropped per statement when no batch is waiting.
+const DROP_KEYS_STEP: i64 = 20_000;
 
 /// What one invocation did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -72,6 +87,12 @@ const TAKE_LEASE: &str = "UPDATE batches SET lease_owner = ?1, lease_expires_at 
 const RELEASE_LEASE: &str =
     "UPDATE batches SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?";
 const QUEUED_LEFT: &str = "SELECT COUNT(*) FROM batches WHERE status IN ('queued', 'processing')";
+/// A slice of the in-file keys of finished batches (they are only needed while a batch runs).
+const DROP_FINISHED_KEYS: &str = "DELETE FROM batch_keys WHERE (batch_id, key) IN (
+    SELECT k.batch_id, k.key FROM batches b JOIN batch_keys k ON k.batch_id = b.id
+    WHERE b.status IN ('done', 'failed') LIMIT ?1)";
+const FINISHED_KEYS_LEFT: &str = "SELECT EXISTS (SELECT 1 FROM batches b JOIN batch_keys k ON k.batch_id = b.id
+    WHERE b.status IN ('done', 'failed'))";
 
 /// Processes queued batches in arrival order until `budget` is spent or nothing is left.
 /// `owner` names this invocation in the lease; `now` is the wall clock at the start.
@@ -82,7 +103,10 @@ pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> R
     let lease_for = ChronoDuration::from_std(budget * 2).unwrap_or_default() + ChronoDuration::seconds(5);
     let regions = crate::region_store::load_tree(db)?;
     let mut report = RunReport::default();
-    while Instant::now() < deadline {
+    // The longest chunk so far: a chunk starts only if one as long still ends before the deadline.
+    let mut longest = Duration::ZERO;
+    let fits = |longest: Duration| Instant::now() + longest < deadline;
+    while fits(longest) {
         let clock = now + ChronoDuration::from_std(started.elapsed()).unwrap_or_default();
         let Some(taken) = db.query_one(TAKE_LEASE, &[owner.into(), ts(clock + lease_for).into(), ts(clock).into()])? else {
             break;
@@ -96,17 +120,20 @@ pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> R
             owner,
             today: crate::ids::china_today(),
         };
+        let mut input = Input::new(&batch.id);
         let mut rows = 0;
         let status = loop {
             let clock = now + ChronoDuration::from_std(started.elapsed()).unwrap_or_default();
-            let step = db.transaction(|tx| process_chunk(tx, &batch, &regions, deadline, clock, clock + lease_for));
+            let chunk_started = Instant::now();
+            let step = db.transaction(|tx| process_chunk(tx, &batch, &mut input, &regions, deadline, clock, clock + lease_for));
+            longest = longest.max(chunk_started.elapsed());
             match step {
                 Ok(Step { rows: n, finished }) => {
                     rows += n;
                     if let Some(status) = finished {
                         break status;
                     }
-                    if Instant::now() >= deadline {
+                    if !fits(longest) {
                         db.exec(RELEASE_LEASE, &[batch.id.as_str().into(), owner.into()])?;
                         break "processing".to_string();
                     }
@@ -122,8 +149,26 @@ pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> R
         report.batches.push(BatchRun { batch_id: batch.id.clone(), rows, status });
     }
     report.more = db.execute(QUEUED_LEFT, &[])?.scalar::<i64>()?.unwrap_or(0) > 0;
+    if !report.more {
+        drop_finished_keys(db, &fits)?;
+    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Drops the in-file keys of finished batches in bounded slices while time is left (a batch of a
+/// million rows leaves two million keys: deleting them in its last chunk would not fit a budget).
+fn drop_finished_keys(db: &dyn Sql, fits: &dyn Fn(Duration) -> bool) -> Result<(), StorageError> {
+    let mut longest = Duration::ZERO;
+    while fits(longest) {
+        let t = Instant::now();
+        db.exec(DROP_FINISHED_KEYS, &[DROP_KEYS_STEP.into()])?;
+        longest = longest.max(t.elapsed());
+        if db.execute(FINISHED_KEYS_LEFT, &[])?.scalar::<i64>()? != Some(1) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A batch this invocation holds the lease on.
@@ -133,6 +178,20 @@ struct Leased<'a> {
     arrived_at: DateTime<Utc>,
     owner: &'a str,
     today: NaiveDate,
+}
+
+/// What an invocation keeps between the chunks of one batch: the header's column map and the
+/// stored part being read (parts never change once stored).
+struct Input {
+    batch_id: String,
+    header: Option<Option<(ColumnMap, Cursor)>>,
+    part: Part,
+}
+
+impl Input {
+    fn new(batch_id: &str) -> Input {
+        Input { batch_id: batch_id.to_string(), header: None, part: Part { start: u64::MAX, data: Vec::new() } }
+    }
 }
 
 struct Step {
@@ -170,14 +229,32 @@ const COMMIT_PROGRESS: &str = "UPDATE batches SET rows_processed = rows_processe
     WHERE id = ? AND lease_owner = ? RETURNING id";
 const FINISH: &str = "UPDATE batches SET status = ?, error = ?, finished_at = ?, lease_owner = NULL,
     lease_expires_at = NULL WHERE id = ?";
-const DROP_KEYS: &str = "DELETE FROM batch_keys WHERE batch_id = ?";
 const INSERT_KEY: &str = "INSERT OR IGNORE INTO batch_keys (batch_id, key) VALUES (?, ?) RETURNING 1";
-const INSERT_ERROR: &str =
-    "INSERT INTO batch_row_errors (batch_id, line, column_name, reason, message) VALUES (?, ?, ?, ?, ?)";
+/// Records a JSON array of keys as seen in the batch; returns the ones not seen before.
+const INSERT_KEYS: &str =
+    "INSERT OR IGNORE INTO batch_keys (batch_id, key) SELECT ?1, value FROM json_each(?2) RETURNING key";
+/// Error-report lines `[line, column, reason, message]` of one batch.
+const INSERT_ERRORS: &str = "INSERT INTO batch_row_errors (batch_id, line, column_name, reason, message)
+    SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2)";
 
+/// One non-blank row read in a chunk.
+enum Item {
+    Rejected { line: u64, error: RowError },
+    /// An accepted row and its time (arrival plus line).
+    Accepted(CleanRow, DateTime<Utc>),
+}
+
+/// The in-file key of a person (`p:`), only needed where a row's record key is not the ID alone
+/// (hrss/health add the scheme, civil_affairs the category): elsewhere the record key says it.
+fn person_key(row: &CleanRow, id: &CitizenId) -> Option<String> {
+    (row.key != id.as_str()).then(|| format!("p:{}", id.as_str()))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn process_chunk(
     tx: &dyn Sql,
     batch: &Leased,
+    input: &mut Input,
     regions: &RegionTree,
     deadline: Instant,
     clock: DateTime<Utc>,
@@ -191,20 +268,28 @@ fn process_chunk(
     let cursor: Option<Cursor> = progress.get::<Option<String>>(0)?.map(|c| serde_json::from_str(&c)).transpose().map_err(json)?;
     let mut counts = Counts { detail: serde_json::from_str(&progress.get::<String>(1)?).map_err(json)?, ..Counts::default() };
 
-    let header = read_header(tx, &batch.id)?;
-    let Some((header, header_end)) = header else {
+    if input.header.is_none() {
+        input.header = Some(match read_header(tx, &input.batch_id, &mut input.part)? {
+            None => None,
+            Some((header, end)) => {
+                Some((ColumnMap::resolve(batch.source, &header).map_err(|m| StorageError::Sql(m.to_string()))?, end))
+            }
+        });
+    }
+    let Some(Some((map, header_end))) = &input.header else {
         return finish(tx, batch, "failed", Some("文件没有表头"), clock);
     };
-    let map = ColumnMap::resolve(batch.source, &header).map_err(|m| StorageError::Sql(m.to_string()))?;
-    let cleaner = Cleaner { source: batch.source, map: &map, regions, today: batch.today };
-    let start = cursor.unwrap_or(header_end);
-    let mut reader = csv_reader(PartsReader::new(tx, &batch.id, start.offset));
+    let cleaner = Cleaner { source: batch.source, map, regions, today: batch.today };
+    let start = cursor.unwrap_or(*header_end);
+    let mut reader = csv_reader(PartsReader { db: tx, batch_id: &input.batch_id, pos: start.offset, part: &mut input.part });
     let mut record = csv::StringRecord::new();
     let mut end = start;
     let mut eof = false;
     let origin = Origin::Batch(batch.id.clone());
-    let mut touched = BTreeSet::new();
-    while counts.rows < CHUNK_ROWS && Instant::now() < deadline {
+
+    // Read and clean the chunk's rows.
+    let mut items = Vec::with_capacity(CHUNK_ROWS as usize);
+    while counts.rows < CHUNK_ROWS && (counts.rows % CLOCK_EVERY != 0 || Instant::now() < deadline) {
         let more = reader.read_record(&mut record).map_err(|e| StorageError::Sql(format!("stored CSV unreadable: {e}")))?;
         if !more {
             eof = true;
@@ -220,53 +305,108 @@ fn process_chunk(
         // nanoseconds, so that of two rows with one key the later wins (DOMAIN §6).
         let at = batch.arrived_at + ChronoDuration::nanoseconds(line as i64);
         let provenance = Provenance { source: batch.source, origin: origin.clone(), at };
-        match cleaner.clean(&record, provenance) {
-            Err(e) => reject(tx, &batch.id, line, &e, &mut counts)?,
-            Ok(row) => {
-                counts.accepted += 1;
-                for c in &row.corrections {
+        items.push(match cleaner.clean(&record, provenance) {
+            Err(error) => Item::Rejected { line, error },
+            Ok(row) => Item::Accepted(row, at),
+        });
+    }
+    if eof {
+        end = Cursor { offset: start.offset + reader.position().byte(), line: start.line + reader.position().line() - 1 };
+    }
+    drop(reader);
+
+    // Record the chunk's in-file keys at once; `unseen` holds the ones new to the batch until
+    // their first row here takes them.
+    let mut keys = JsonRows::list();
+    let mut listed = HashSet::new();
+    let mut ids = Vec::new();
+    for item in &items {
+        let Item::Accepted(row, _) = item else { continue };
+        let key = format!("r:{}", row.key);
+        if listed.insert(key.clone()) {
+            keys.text(Some(&key));
+        }
+        if let Record::Person(o) = &row.record {
+            if let Some(key) = person_key(row, &o.id) {
+                if listed.insert(key.clone()) {
+                    keys.text(Some(&key));
+                }
+            }
+            ids.push(o.id);
+        }
+    }
+    let mut unseen: HashSet<String> = if keys.is_empty() {
+        HashSet::new()
+    } else {
+        tx.execute(INSERT_KEYS, &[batch.id.as_str().into(), keys.finish().into()])?.column::<String>(0)?.into_iter().collect()
+    };
+    ids.sort_unstable();
+    ids.dedup();
+
+    // Merge in file order against the stored persons, loaded at once.
+    let mut persons = crate::store::load_persons(tx, &ids)?;
+    let mut writes = PendingWrites::default();
+    let mut errors = JsonRows::rows();
+    let mut touched = Vec::new();
+    let mut touched_seen = HashSet::new();
+    for item in items {
+        let (row, at) = match item {
+            Item::Rejected { line, error } => {
+                reject(&mut errors, line, &error, &mut counts);
+                continue;
+            }
+            Item::Accepted(row, at) => (row, at),
+        };
+        counts.accepted += 1;
+        for c in &row.corrections {
+            count_correction(&mut counts, c.kind.as_str());
+        }
+        let first_row = unseen.remove(&format!("r:{}", row.key));
+        if !first_row {
+            counts.duplicates += 1;
+        }
+        match row.record {
+            Record::Person(ref observation) => {
+                let id = observation.id;
+                let outcome = merge_by_precedence(persons.get(&id), observation);
+                for c in &outcome.corrections {
                     count_correction(&mut counts, c.kind.as_str());
                 }
-                if !first_time(tx, &batch.id, &format!("r:{}", row.key))? {
-                    counts.duplicates += 1;
+                counts.conflicts += outcome.conflicts_opened.len() as i64;
+                let first = match person_key(&row, &id) {
+                    Some(key) => unseen.remove(&key),
+                    None => first_row,
+                };
+                if outcome.is_new {
+                    counts.new_persons += 1;
+                } else if first {
+                    counts.updated_persons += 1;
                 }
-                match row.record {
-                    Record::Person(observation) => {
-                        let id = observation.id;
-                        let current = crate::store::load_person(tx, &id)?;
-                        let outcome = merge_by_precedence(current.as_ref(), &observation);
-                        for c in &outcome.corrections {
-                            count_correction(&mut counts, c.kind.as_str());
-                        }
-                        counts.conflicts += outcome.conflicts_opened.len() as i64;
-                        let first = first_time(tx, &batch.id, &format!("p:{}", id.as_str()))?;
-                        if outcome.is_new {
-                            counts.new_persons += 1;
-                        } else if first {
-                            counts.updated_persons += 1;
-                        }
-                        if let Some(name) = &outcome.person.name {
-                            touched.insert(normalise_text(name));
-                        }
-                        crate::store::save_outcome(tx, &outcome, clock)?;
-                    }
-                    Record::Unit(unit) => {
-                        let (key, is_new) = merge_unit(tx, batch, &unit, at, clock)?;
-                        let first = first_time(tx, &batch.id, &format!("u:{key}"))?;
-                        if is_new {
-                            counts.detail.new_units += 1;
-                        } else if first {
-                            counts.detail.updated_units += 1;
-                        }
-                    }
+                if outcome.person.name.is_some() && touched_seen.insert(id) {
+                    touched.push(id);
+                }
+                writes.record(&outcome);
+                persons.insert(id, outcome.person);
+            }
+            Record::Unit(ref unit) => {
+                let (key, is_new) = merge_unit(tx, batch, unit, at, clock)?;
+                let first = !tx.execute(INSERT_KEY, &[batch.id.as_str().into(), format!("u:{key}").into()])?.is_empty();
+                if is_new {
+                    counts.detail.new_units += 1;
+                } else if first {
+                    counts.detail.updated_units += 1;
                 }
             }
         }
     }
-    refresh_duplicate_candidates(tx, &touched, clock)?;
-    if eof {
-        end = Cursor { offset: start.offset + reader.position().byte(), line: start.line + reader.position().line() - 1 };
+    writes.write(tx, clock, |id| persons.get(id))?;
+    if !errors.is_empty() {
+        tx.exec(INSERT_ERRORS, &[batch.id.as_str().into(), errors.finish().into()])?;
     }
+    // 一人多号 candidates (DOMAIN §6) of everyone this chunk named, once their rows are written.
+    let pairs = crate::store::duplicate_candidates_for(tx, &touched)?;
+    crate::store::save_duplicate_candidates(tx, &pairs, clock)?;
+
     let detail = serde_json::to_string(&counts.detail).map_err(json)?;
     let cursor = serde_json::to_string(&end).map_err(json)?;
     let params: Vec<SqlValue> = vec![
@@ -297,43 +437,19 @@ fn process_chunk(
     Ok(Step { rows: counts.rows, finished: None })
 }
 
-const SELECT_NAMESAKES: &str = "SELECT id_number, birth_date, gender, substr(region_hukou, 1, 6) FROM persons
-    WHERE name_key = ?";
-
-/// Refreshes the 一人多号 candidate pairs (DOMAIN §6) among everyone sharing a name with the
-/// persons this chunk touched: both rules need the same normalised name, so that is all the
-/// search has to look at.
-fn refresh_duplicate_candidates(tx: &dyn Sql, name_keys: &BTreeSet<String>, clock: DateTime<Utc>) -> Result<(), StorageError> {
-    let corrupt = |what: &str| StorageError::Sql(format!("persons: unreadable {what}"));
-    for name_key in name_keys {
-        let rows = tx.execute(SELECT_NAMESAKES, &[name_key.as_str().into()])?;
-        if rows.len() < 2 {
-            continue;
-        }
-        let mut keys = Vec::with_capacity(rows.len());
-        for r in rows.iter() {
-            let id = CitizenId::parse(&r.get::<String>(0)?).map_err(|_| corrupt("id_number"))?.value;
-            let birth = r.get::<Option<String>>(1)?.map(|d| d.parse::<NaiveDate>()).transpose().map_err(|_| corrupt("birth_date"))?;
-            let gender = r.get::<Option<String>>(2)?.map(|g| Gender::parse(&g)).transpose().map_err(|_| corrupt("gender"))?;
-            keys.push(PersonKey::new(id, name_key, birth, gender, &r.get::<Option<String>>(3)?.unwrap_or_default()));
-        }
-        let pairs = DuplicateIndex::build(keys.iter().cloned()).candidates_for(&keys);
-        crate::store::save_duplicate_candidates(tx, &pairs, clock)?;
-    }
-    Ok(())
-}
-
 fn finish(tx: &dyn Sql, batch: &Leased, status: &str, error: Option<&str>, clock: DateTime<Utc>) -> Result<Step, ProcessError> {
     tx.exec(FINISH, &[status.into(), error.into(), ts(clock).into(), batch.id.as_str().into()])?;
-    tx.exec(DROP_KEYS, &[batch.id.as_str().into()])?;
     Ok(Step { rows: 0, finished: Some(status.to_string()) })
 }
 
-fn reject(tx: &dyn Sql, batch_id: &str, line: u64, e: &RowError, counts: &mut Counts) -> Result<(), StorageError> {
+fn reject(errors: &mut JsonRows, line: u64, e: &RowError, counts: &mut Counts) {
     counts.rejected += 1;
     *counts.detail.rejected_by_reason.entry(e.reason.as_str().to_string()).or_default() += 1;
-    let column = e.column.map(|c| c.name_zh());
-    tx.exec(INSERT_ERROR, &[batch_id.into(), (line as i64).into(), column.into(), e.reason.as_str().into(), e.message.as_str().into()])
+    errors.row();
+    errors.int(line as i64);
+    errors.text(e.column.map(|c| c.name_zh()));
+    errors.text(Some(e.reason.as_str()));
+    errors.text(Some(&e.message));
 }
 
 fn count_correction(counts: &mut Counts, kind: &str) {
@@ -341,14 +457,9 @@ fn count_correction(counts: &mut Counts, kind: &str) {
     *counts.detail.corrections_by_kind.entry(kind.to_string()).or_default() += 1;
 }
 
-/// Records `key` as seen in the batch; true the first time.
-fn first_time(tx: &dyn Sql, batch_id: &str, key: &str) -> Result<bool, StorageError> {
-    Ok(!tx.execute(INSERT_KEY, &[batch_id.into(), key.into()])?.is_empty())
-}
-
 /// The header row and the cursor just after it.
-fn read_header(tx: &dyn Sql, batch_id: &str) -> Result<Option<(Vec<String>, Cursor)>, StorageError> {
-    let mut reader = csv_reader(PartsReader::new(tx, batch_id, 0));
+fn read_header(tx: &dyn Sql, batch_id: &str, part: &mut Part) -> Result<Option<(Vec<String>, Cursor)>, StorageError> {
+    let mut reader = csv_reader(PartsReader { db: tx, batch_id, pos: 0, part });
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(|e| StorageError::Sql(e.to_string()))? {
         if !is_blank(&record) {
@@ -362,27 +473,27 @@ fn read_header(tx: &dyn Sql, batch_id: &str) -> Result<Option<(Vec<String>, Curs
 
 const SELECT_PART: &str = "SELECT data FROM batch_parts WHERE batch_id = ? AND part_no = ?";
 
+/// The stored part last read: its first byte's offset in the batch and its bytes.
+struct Part {
+    start: u64,
+    data: Vec<u8>,
+}
+
 /// The stored UTF-8 form of a batch as one byte stream from an offset, fetching one part at a
-/// time (memory stays at one part however large the file).
+/// time into the invocation's [`Part`] (memory stays at one part however large the file, and a
+/// part is fetched once per invocation, not once per chunk).
 struct PartsReader<'a> {
     db: &'a dyn Sql,
     batch_id: &'a str,
     pos: u64,
-    part: Vec<u8>,
-    part_start: u64,
-}
-
-impl<'a> PartsReader<'a> {
-    fn new(db: &'a dyn Sql, batch_id: &'a str, pos: u64) -> Self {
-        PartsReader { db, batch_id, pos, part: Vec::new(), part_start: u64::MAX }
-    }
+    part: &'a mut Part,
 }
 
 impl Read for PartsReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let part_bytes = PART_BYTES as u64;
         let no = self.pos / part_bytes;
-        if self.part_start != no * part_bytes {
+        if self.part.start != no * part_bytes {
             let data = self
                 .db
                 .query_one(SELECT_PART, &[self.batch_id.into(), (no as i64).into()])
@@ -391,12 +502,12 @@ impl Read for PartsReader<'_> {
                 .transpose()
                 .map_err(std::io::Error::other)?;
             let Some(data) = data else { return Ok(0) };
-            self.part = data;
-            self.part_start = no * part_bytes;
+            self.part.data = data;
+            self.part.start = no * part_bytes;
         }
-        let from = (self.pos - self.part_start) as usize;
-        let n = buf.len().min(self.part.len().saturating_sub(from));
-        buf[..n].copy_from_slice(&self.part[from..from + n]);
+        let from = (self.pos - self.part.start) as usize;
+        let n = buf.len().min(self.part.data.len().saturating_sub(from));
+        buf[..n].copy_from_slice(&self.part.data[from..from + n]);
         self.pos += n as u64;
         Ok(n)
     }

@@ -51,6 +51,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0005_intake_parts.sql"),
         transactional: true,
     },
+    Migration {
+        version: 8,
+        name: "intake_chunks",
+        sql: include_str!("migrations/0008_intake_chunks.sql"),
+        transactional: true,
+    },
 ];
 
 /// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these,
