@@ -6,6 +6,7 @@ pub mod codes;
 pub mod correction;
 pub mod error;
 pub mod figures;
+pub mod stats;
 pub mod ids;
 pub mod masking;
 pub mod ratelimit;

@@ -215,5 +215,9 @@ pub fn scheduled(env: &Env, timestamp: u64) -> anyhow::Result<()> {
         report.feeds.len()
     );
     env.sql.exec(RECORD_TICK, &[env.now.to_rfc3339().into(), detail.into()])?;
+    // Today's figures for the trend (rewritten only when the data changed since the last tick).
+    if let Err(e) = super::stats::scheduled_snapshot(env) {
+        eprintln!("daily statistics snapshot failed: {}", crate::redact::redact_log(&format!("{e:#}")));
+    }
     Ok(())
 }

@@ -52,6 +52,12 @@ pub const MIGRATIONS: &[Migration] = &[
         transactional: true,
     },
     Migration {
+        version: 6,
+        name: "stats",
+        sql: include_str!("migrations/0006_stats.sql"),
+        transactional: true,
+    },
+    Migration {
         version: 8,
         name: "intake_chunks",
         sql: include_str!("migrations/0008_intake_chunks.sql"),
