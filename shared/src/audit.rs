@@ -18,6 +18,19 @@ use serde_json::Value;
 
 /// A full record was read (`GET /api/v1/persons/{id}`).
 pub const PERSON_VIEW: &str = "person.view";
+/// The audit trail itself was read (`GET /api/v1/audit`).
+pub const AUDIT_READ: &str = "audit.read";
+/// A department file was queued as a new batch (a single upload or a completed upload in parts).
+pub const INTAKE_UPLOAD: &str = "intake.upload";
+/// An upload in parts was begun.
+pub const INTAKE_PARTS_BEGIN: &str = "intake.parts_begin";
+/// One part of an upload in parts was stored.
+pub const INTAKE_PART: &str = "intake.part";
+/// Pending intake work was done on request (`POST /api/v1/intake/run`) or on the cron schedule.
+pub const INTAKE_RUN: &str = "intake.run";
+
+/// The actor of work the app does on its own schedule (the cron trigger).
+pub const SYSTEM_CRON: &str = "system:cron";
 
 const INSERT: &str = "INSERT INTO audit_log (at, actor, role, action, target_person, detail) VALUES (?, ?, ?, ?, ?, ?)";
 
@@ -31,17 +44,33 @@ pub fn record(
     detail: &Value,
 ) -> Result<(), StorageError> {
     let role = who.role().map_or("public", |r| r.as_str());
+    append(db, at, &who.actor(), role, action, person, detail)
+}
+
+/// Appends one row for work nobody asked for over HTTP (role `system`, e.g. [`SYSTEM_CRON`]).
+pub fn record_system(
+    db: &dyn Sql,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    detail: &Value,
+) -> Result<(), StorageError> {
+    append(db, at, actor, "system", action, None, detail)
+}
+
+fn append(
+    db: &dyn Sql,
+    at: DateTime<Utc>,
+    actor: &str,
+    role: &str,
+    action: &str,
+    person: Option<&CitizenId>,
+    detail: &Value,
+) -> Result<(), StorageError> {
     let detail = (!detail.is_null()).then(|| redact_log(&detail.to_string()));
     db.exec(
         INSERT,
-        &[
-            timestamp(at).into(),
-            who.actor().into(),
-            role.into(),
-            action.into(),
-            person.map(|p| p.as_str()).into(),
-            detail.into(),
-        ],
+        &[timestamp(at).into(), actor.into(), role.into(), action.into(), person.map(|p| p.as_str()).into(), detail.into()],
     )
 }
 
@@ -168,6 +197,31 @@ mod tests {
         let by_actor = Filter { actor: Some("public".into()), ..Default::default() };
         assert_eq!(list(&db, &by_actor, 1, 10).unwrap().items[0].target_person, None);
         assert_eq!(list(&db, &Filter::default(), 3, 2).unwrap().items.len(), 0);
+    }
+
+    #[test]
+    fn rows_cannot_be_replaced_changed_removed_or_written_incomplete() {
+        let db = NativeSql::open_in_memory().unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap();
+        record(&db, at, &staff(), PERSON_VIEW, None, &Value::Null).unwrap();
+        record_system(&db, at, SYSTEM_CRON, INTAKE_RUN, &json!({"rows": 3})).unwrap();
+        let refused = |sql: &str| db.exec(sql, &[]).unwrap_err().to_string();
+        assert!(refused("UPDATE audit_log SET actor = 'x'").contains("append-only"));
+        assert!(refused("DELETE FROM audit_log WHERE id = 1").contains("append-only"));
+        let replace = "INTO audit_log (id, at, actor, role, action) VALUES (1, '2026-01-02T00:00:00.000Z', 'a', 'admin', 'x')";
+        assert!(refused(&format!("REPLACE {replace}")).contains("append-only"));
+        assert!(refused(&format!("INSERT OR REPLACE {replace}")).contains("append-only"));
+        let upsert = "INSERT INTO audit_log (id, at, actor, role, action) VALUES (1, '2026-01-02T00:00:00.000Z', 'a', 'admin', 'x')
+            ON CONFLICT (id) DO UPDATE SET actor = 'a'";
+        assert!(refused(upsert).contains("append-only"));
+        for (at, actor, action) in [("yesterday", "a", "x"), ("2026-01-02T00:00:00Z", " ", "x"), ("2026-01-02T00:00:00Z", "a", "")] {
+            let sql = "INSERT INTO audit_log (at, actor, role, action) VALUES (?, ?, 'admin', ?)";
+            assert!(db.exec(sql, &[at.into(), actor.into(), action.into()]).is_err(), "{at} {actor} {action}");
+        }
+        let page = list(&db, &Filter::default(), 1, 10).unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!((page.items[0].actor.as_str(), page.items[0].role.as_str()), (SYSTEM_CRON, "system"));
+        assert_eq!(page.items[1].actor, "staff:王");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn serve(request: SpinRequest, route: fn(&Env, &Request) -> api::ApiResult) 
     let response = match (SpinSql::open_default(), SpinKv::open_default()) {
         (Ok(sql), Ok(kv)) => {
             let env = Env { sql: &sql, kv: &kv, vars: &SpinVariables, now: chrono::Utc::now() };
-            api::respond(route(&env, &request))
+            api::respond(api::check_body_size(&env, &request).and_then(|()| route(&env, &request)))
         }
         (Err(e), _) => api::respond(Err(api::ApiError::Unavailable(format!("sqlite: {e}")))),
         (_, Err(e)) => api::respond(Err(api::ApiError::Unavailable(format!("key-value: {e}")))),

@@ -9,6 +9,7 @@
 //! whole (409 `parts_missing` or `sha256_mismatch`; else as a single upload).
 
 use super::{health, ApiError, ApiResult, Env, Request, Response};
+use crate::audit;
 use crate::auth::{Principal, Role};
 use crate::codes::Source;
 use crate::intake::decode::DecodeError;
@@ -59,9 +60,15 @@ fn check_size(env: &Env, req: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Appends the audit row of an intake write (after its own transaction has committed).
+fn audited(env: &Env, principal: &Principal, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
+    Ok(audit::record(env.sql, env.now, principal, action, None, &detail)?)
+}
+
 fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
     let source = department_source(source)?;
-    let actor = require_source(&env.principal(req)?, source)?;
+    let principal = env.principal(req)?;
+    let actor = require_source(&principal, source)?;
     check_size(env, req)?;
     let sheet = req.query_param("sheet");
     let upload = Upload {
@@ -72,7 +79,11 @@ fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
         bytes: &req.body,
     };
     match intake::queue_file(env.sql, &upload, env.now) {
-        Ok(Queued::New(b)) => Ok(Response::json(202, &b)),
+        Ok(Queued::New(b)) => {
+            let detail = json!({"batch_id": b.batch_id, "source": source.code(), "status": b.status, "bytes": req.body.len()});
+            audited(env, &principal, audit::INTAKE_UPLOAD, detail)?;
+            Ok(Response::json(202, &b))
+        }
         Ok(Queued::Existing(b)) => Ok(Response::json(200, &b)),
         Err(QueueError::Storage(e)) => Err(e.into()),
         Err(QueueError::Decode(e)) => Err(decode_error(e)),
@@ -81,35 +92,38 @@ fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
 
 fn begin_parts(env: &Env, req: &Request, source: &str) -> ApiResult {
     let source = department_source(source)?;
-    let actor = require_source(&env.principal(req)?, source)?;
+    let principal = env.principal(req)?;
+    let actor = require_source(&principal, source)?;
     let parts = req.query_param("parts").and_then(|p| p.parse::<u32>().ok()).filter(|n| (1..=parts::MAX_PARTS).contains(n));
     let parts = parts.ok_or_else(|| ApiError::BadRequest {
         code: "bad_parts",
         message: format!("parts 应为 1 到 {} 之间的整数", parts::MAX_PARTS),
     })?;
     let id = parts::begin(env.sql, source, req.header("x-file-name"), parts, &actor, env.now)?;
+    audited(env, &principal, audit::INTAKE_PARTS_BEGIN, json!({"batch_id": id, "source": source.code(), "parts": parts}))?;
     Ok(Response::json(201, &json!({"batch_id": id, "status": "receiving", "parts": parts})))
 }
 
 /// The open upload in parts `id`, for a caller allowed to add to it.
-fn open_upload(env: &Env, req: &Request, id: &str) -> Result<(parts::PartUpload, String), ApiError> {
+fn open_upload(env: &Env, req: &Request, id: &str) -> Result<(parts::PartUpload, Principal, String), ApiError> {
     let principal = env.principal(req)?;
     principal.require(&[Role::Admin, Role::Department])?;
     let upload = parts::find(env.sql, id)?.ok_or_else(ApiError::not_found)?;
     let actor = require_source(&principal, upload.source)?;
-    Ok((upload, actor))
+    Ok((upload, principal, actor))
 }
 
 fn put_part(env: &Env, req: &Request, id: &str, n: &str) -> ApiResult {
-    let (upload, _) = open_upload(env, req, id)?;
+    let (upload, principal, _) = open_upload(env, req, id)?;
     check_size(env, req)?;
     let n: u32 = n.parse().map_err(|_| ApiError::not_found())?;
     let received = parts::put_part(env.sql, &upload, n, &req.body).map_err(parts_error)?;
+    audited(env, &principal, audit::INTAKE_PART, json!({"batch_id": upload.id, "part": n, "bytes": req.body.len()}))?;
     Ok(Response::json(200, &json!({"batch_id": upload.id, "part": n, "received": received, "parts": upload.parts})))
 }
 
 fn complete_parts(env: &Env, req: &Request, id: &str) -> ApiResult {
-    let (upload, actor) = open_upload(env, req, id)?;
+    let (upload, principal, actor) = open_upload(env, req, id)?;
     let body: serde_json::Value = serde_json::from_slice(&req.body).map_err(ApiError::bad_json)?;
     let sha = body["sha256"].as_str().filter(|s| s.len() == 64).ok_or_else(|| ApiError::Validation(vec![FieldError::new(
         "sha256",
@@ -117,7 +131,11 @@ fn complete_parts(env: &Env, req: &Request, id: &str) -> ApiResult {
         "请提交整个文件的 SHA-256（64 位十六进制）",
     )]))?;
     match parts::complete(env.sql, &upload, sha, &actor, env.now).map_err(parts_error)? {
-        Queued::New(b) => Ok(Response::json(202, &b)),
+        Queued::New(b) => {
+            let detail = json!({"batch_id": b.batch_id, "source": upload.source.code(), "status": b.status, "parts": upload.parts});
+            audited(env, &principal, audit::INTAKE_UPLOAD, detail)?;
+            Ok(Response::json(202, &b))
+        }
         Queued::Existing(b) => Ok(Response::json(200, &b)),
     }
 }
@@ -144,9 +162,18 @@ fn decode_error(e: DecodeError) -> ApiError {
 }
 
 fn run_now(env: &Env, req: &Request) -> ApiResult {
-    env.principal(req)?.require(&[Role::Admin])?;
+    let principal = env.principal(req)?;
+    principal.require(&[Role::Admin])?;
     let report = pending_work(env, "run")?;
+    audited(env, &principal, audit::INTAKE_RUN, run_detail(&report))?;
     Ok(Response::json(200, &report))
+}
+
+/// What an intake run did, for its audit row: rows and batches, feeds by outcome.
+fn run_detail(work: &Work) -> serde_json::Value {
+    let batches: Vec<_> = work.run.batches.iter().map(|b| json!({"batch_id": b.batch_id, "rows": b.rows, "status": b.status})).collect();
+    let feeds: Vec<_> = work.feeds.iter().map(|f| json!({"outcome": f.outcome, "batch_id": f.batch_id})).collect();
+    json!({"rows": work.run.rows, "batches": batches, "feeds": feeds, "more": work.run.more})
 }
 
 /// What one invocation did: the feeds pulled, then the batches processed.
@@ -215,6 +242,10 @@ pub fn scheduled(env: &Env, timestamp: u64) -> anyhow::Result<()> {
         report.feeds.len()
     );
     env.sql.exec(RECORD_TICK, &[env.now.to_rfc3339().into(), detail.into()])?;
+    // A tick that changed nothing is in cron_ticks; one that did is also in the audit trail.
+    if report.run.rows > 0 || !report.run.batches.is_empty() || report.feeds.iter().any(|f| f.outcome == "queued") {
+        audit::record_system(env.sql, env.now, audit::SYSTEM_CRON, audit::INTAKE_RUN, &run_detail(&report))?;
+    }
     // Today's figures for the trend (rewritten only when the data changed since the last tick).
     if let Err(e) = super::stats::scheduled_snapshot(env) {
         eprintln!("daily statistics snapshot failed: {}", crate::redact::redact_log(&format!("{e:#}")));

@@ -1,7 +1,8 @@
 //! The `lookup` component: the public masked status check for residents and city portals
 //! (`GET /api/v1/lookup`, rate-limited, CORS for `cors_origins`), the embeddable widget
 //! (`/embed/lookup` for an iframe, `/embed/lookup.js` for a portal's own page) and the audit
-//! trail for admins (`GET /api/v1/audit`).
+//! trail for admins (`GET /api/v1/audit`) and the OpenAPI document of the whole HTTP API
+//! (`GET /api/v1/openapi.json`, kept in `shared/assets/openapi.json`).
 //!
 //! A lookup reveals nothing that the caller did not already type except the registration status:
 //! the answer for a right ID with a wrong name is byte for byte the answer for an unknown ID.
@@ -35,6 +36,9 @@ pub fn route(env: &Env, req: &Request) -> ApiResult {
             Ok(cors.apply(req, response.header("cache-control", "no-store")))
         }
         ("GET", "/api/v1/audit") => audit_trail(env, req),
+        (_, "/api/v1/audit") => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        ("GET", "/api/v1/openapi.json") => Ok(OPENAPI.serve(req)),
+        (_, "/api/v1/openapi.json") => Err(ApiError::MethodNotAllowed { allow: "GET" }),
         ("GET", "/embed/lookup") => Ok(EMBED_PAGE.serve(req)),
         ("GET", "/embed/lookup.js") => Ok(EMBED_SCRIPT.serve(req)),
         _ => Err(ApiError::not_found()),
@@ -132,13 +136,23 @@ fn stored_code(e: FieldError) -> ApiError {
 
 /// Rows per audit page when `page_size` is not given, and the most a caller may ask for.
 const AUDIT_PAGE_SIZE: (u64, u64) = (50, 200);
+/// The last page number a caller may ask for (deep pages: narrow the filter instead).
+const AUDIT_MAX_PAGE: u64 = 100_000;
+/// The longest `actor` filter (`role:name`).
+const MAX_ACTOR_CHARS: usize = 200;
 
 /// `GET /api/v1/audit?person=&actor=&since=&page=&page_size=` (admins): the audit trail, newest
-/// first. `since` is an RFC 3339 time or a date (midnight in China).
+/// first. `since` is an RFC 3339 time or a date (midnight in China). Reading the trail is itself
+/// recorded (`audit.read`, with the filter), after the page is read and before it is sent.
 fn audit_trail(env: &Env, req: &Request) -> ApiResult {
-    env.principal(req)?.require(&[Role::Admin])?;
+    let principal = env.principal(req)?;
+    principal.require(&[Role::Admin])?;
     let mut errors = Vec::new();
-    let mut filter = audit::Filter { actor: req.query_param("actor").filter(|a| !a.is_empty()), ..Default::default() };
+    let actor = req.query_param("actor").filter(|a| !a.is_empty());
+    if actor.as_ref().is_some_and(|a| a.chars().count() > MAX_ACTOR_CHARS) {
+        errors.push(FieldError::new("actor", Reason::TooLong, format!("actor 不能超过{MAX_ACTOR_CHARS}个字符")));
+    }
+    let mut filter = audit::Filter { actor, ..Default::default() };
     match req.query_param("person").filter(|p| !p.trim().is_empty()).map(|p| CitizenId::parse(&p)) {
         Some(Ok(id)) => filter.person = Some(id.value),
         Some(Err(e)) => errors.push(e.for_field("person")),
@@ -149,13 +163,21 @@ fn audit_trail(env: &Env, req: &Request) -> ApiResult {
         Some(None) => errors.push(FieldError::new("since", Reason::Date, "since 应为日期（2026-01-31）或 RFC 3339 时间")),
         None => {}
     }
-    let page = positive_param(req, "page", 1, u64::MAX, &mut errors);
+    let page = positive_param(req, "page", 1, AUDIT_MAX_PAGE, &mut errors);
     let page_size = positive_param(req, "page_size", AUDIT_PAGE_SIZE.0, AUDIT_PAGE_SIZE.1, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let page = audit::list(env.sql, &filter, page, page_size)?;
-    Ok(Response::json(200, &page).header("cache-control", "no-store"))
+    let listed = audit::list(env.sql, &filter, page, page_size)?;
+    let detail = serde_json::json!({
+        "actor": filter.actor,
+        "since": filter.since.map(|t| t.to_rfc3339()),
+        "page": page,
+        "page_size": page_size,
+        "rows": listed.items.len(),
+    });
+    audit::record(env.sql, env.now, &principal, audit::AUDIT_READ, filter.person.as_ref(), &detail)?;
+    Ok(Response::json(200, &listed).header("cache-control", "no-store"))
 }
 
 /// A query parameter that must be a whole number in `1..=max` (`default` when absent).
@@ -183,7 +205,14 @@ fn parse_since(text: &str) -> Option<DateTime<Utc>> {
     china.from_local_datetime(&date.and_time(NaiveTime::MIN)).single().map(|t| t.with_timezone(&Utc))
 }
 
-/// A static file of the widget, compiled in.
+/// The OpenAPI 3 document of the whole HTTP API: public, and cacheable like the widget's files.
+const OPENAPI: Asset = Asset {
+    content_type: "application/json; charset=utf-8",
+    body: include_str!("../../assets/openapi.json"),
+    cache_control: "public, max-age=300",
+};
+
+/// A static file (the widget, the OpenAPI document), compiled in.
 struct Asset {
     content_type: &'static str,
     body: &'static str,
@@ -300,6 +329,22 @@ mod tests {
         assert_eq!(wrong.headers, unknown.headers);
         let invalid = get(&db, &kv, "id_number=123&name=");
         assert_eq!(invalid.status, 422);
+    }
+
+    #[test]
+    fn the_openapi_document_is_served_whole_and_cacheable() {
+        let (db, kv) = (seeded(), MemoryKv::new());
+        let vars = Vars(HashMap::new());
+        let env = Env { sql: &db, kv: &kv, vars: &vars, now: Utc::now() };
+        let r = route(&env, &Request::new("GET", "/api/v1/openapi.json")).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.get_header("cache-control"), Some("public, max-age=300"));
+        let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        for path in ["/api/v1/lookup", "/api/v1/audit", "/api/v1/openapi.json", "/embed/lookup", "/embed/lookup.js"] {
+            assert!(doc["paths"][path]["get"].is_object(), "{path}");
+        }
+        let post = route(&env, &Request::new("POST", "/api/v1/openapi.json")).unwrap_err();
+        assert_eq!(post.status(), 405);
     }
 
     #[test]

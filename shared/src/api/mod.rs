@@ -88,6 +88,35 @@ fn kv_round_trip(kv: &dyn Kv, component: &str, now: DateTime<Utc>) -> anyhow::Re
     Ok(())
 }
 
+/// The largest request body any endpoint takes, in bytes, unless the endpoint says more: JSON
+/// writes (registrations, corrections, conflict resolution), and whatever a GET or OPTIONS might
+/// carry.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = registration::MAX_JSON_BODY_BYTES as u64;
+
+/// The body limit of the endpoint a request is for: department files and their parts up to
+/// `intake_max_upload_bytes`, region files up to [`registration::MAX_REGION_FILE_BYTES`], every
+/// other endpoint [`DEFAULT_MAX_BODY_BYTES`].
+pub fn max_body_bytes(env: &Env, req: &Request) -> u64 {
+    match (req.method.as_str(), req.segments().as_slice()) {
+        ("POST", ["api", "v1", "intake", _, "files"]) | ("PUT", ["api", "v1", "intake", "batches", _, "parts", _]) => {
+            env.var_or("intake_max_upload_bytes", "104857600").trim().parse().unwrap_or(104_857_600)
+        }
+        ("PUT", ["api", "v1", "regions"]) => registration::MAX_REGION_FILE_BYTES as u64,
+        _ => DEFAULT_MAX_BODY_BYTES,
+    }
+}
+
+/// 413 for a body (received, or announced in `Content-Length`) over its endpoint's limit; every
+/// component checks this before routing.
+pub fn check_body_size(env: &Env, req: &Request) -> Result<(), ApiError> {
+    let limit = max_body_bytes(env, req);
+    let announced = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    if req.body.len() as u64 > limit || announced > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    Ok(())
+}
+
 /// Runs a handler and turns its error into the contract's error body. Internal errors are logged
 /// by kind only: their text may carry personal data.
 pub fn respond(result: ApiResult) -> Response {

@@ -52,6 +52,12 @@ pub const MIGRATIONS: &[Migration] = &[
         transactional: true,
     },
     Migration {
+        version: 7,
+        name: "audit_insert_only",
+        sql: include_str!("migrations/0007_audit_insert_only.sql"),
+        transactional: true,
+    },
+    Migration {
         version: 6,
         name: "stats",
         sql: include_str!("migrations/0006_stats.sql"),

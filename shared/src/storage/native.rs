@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn audit_log_is_append_only() {
         let db = NativeSql::open_in_memory().unwrap();
-        db.exec("INSERT INTO audit_log (at, actor, role, action) VALUES ('t', 'a', 'admin', 'read')", &[]).unwrap();
+        db.exec("INSERT INTO audit_log (at, actor, role, action) VALUES ('2026-01-01T00:00:00.000Z', 'a', 'admin', 'read')", &[]).unwrap();
         assert!(db.exec("UPDATE audit_log SET actor = 'b'", &[]).unwrap_err().to_string().contains("append-only"));
         assert!(db.exec("DELETE FROM audit_log", &[]).is_err());
         let n = db.execute("SELECT COUNT(*) FROM audit_log", &[]).unwrap().scalar::<i64>().unwrap();
