@@ -9,6 +9,7 @@
 pub mod bindings;
 pub mod cron;
 pub mod kv;
+pub mod kv_redis;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
@@ -306,6 +307,9 @@ fn open_services(app: &App, rc: &RuntimeConfig, state_dir: &Path) -> Result<Serv
             Some(Backend::Spin { path }) => {
                 Some(Arc::new(SqliteKeyValue::open(label, path.as_deref())?))
             }
+            Some(Backend::Redis { url }) => {
+                Some(Arc::new(kv_redis::RedisKeyValue::open(label, url)?))
+            }
             None if label == "default" => Some(Arc::new(SqliteKeyValue::open(
                 label,
                 Some(&state_dir.join("sqlite_key_value.db")),
@@ -325,6 +329,9 @@ fn open_services(app: &App, rc: &RuntimeConfig, state_dir: &Path) -> Result<Serv
         let db = match rc.sqlite_databases.get(label) {
             Some(Backend::Spin { path: Some(p) }) => Some(Database::file(p.clone())?),
             Some(Backend::Spin { path: None }) => Some(Database::memory(label)?),
+            Some(Backend::Redis { .. }) => {
+                anyhow::bail!("[sqlite_database.{label}]: Redis is a key-value backend")
+            }
             None if label == "default" => Some(Database::file(state_dir.join("sqlite_db.db"))?),
             None => None,
         };

@@ -6,11 +6,15 @@
 //! type = "spin"
 //! path = "cache.db"        # relative to this file; omit for an in-memory store
 //!
+//! [key_value_store.default]
+//! type = "redis"           # Spin's Redis key-value backend (Redis or Valkey)
+//! url = "redis://127.0.0.1:6379"
+//!
 //! [sqlite_database.reports]
 //! type = "spin"
 //! path = "reports.db"
 //! ```
-//! Other backend types (`redis`, `libsql`, …) are refused with a clear message for now.
+//! Other backend types (`libsql`, Azure Cosmos, …) are refused at start-up with a clear message.
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -26,13 +30,18 @@ pub struct RuntimeConfig {
     pub sqlite_databases: BTreeMap<String, Backend>,
 }
 
-/// A backend definition; only Spin's own SQLite-file backend exists so far.
+/// A backend definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     /// `type = "spin"`: a SQLite file (absolute path), or memory when no path is given.
     Spin {
         /// The file, resolved against the runtime config file's directory.
         path: Option<PathBuf>,
+    },
+    /// `type = "redis"` (key-value stores only): a Redis or Valkey server.
+    Redis {
+        /// `redis://[user:password@]host[:port][/db]`, checked when the file is read.
+        url: String,
     },
 }
 
@@ -49,6 +58,7 @@ struct RawBackend {
     #[serde(rename = "type")]
     kind: String,
     path: Option<PathBuf>,
+    url: Option<String>,
 }
 
 impl RuntimeConfig {
@@ -64,21 +74,38 @@ impl RuntimeConfig {
     /// Parses runtime config text; relative paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<RuntimeConfig> {
         let raw: Raw = toml::from_str(text)?;
-        let convert = |section: &str,
-                       map: BTreeMap<String, RawBackend>|
-         -> Result<BTreeMap<String, Backend>> {
-            map.into_iter()
-                .map(|(label, b)| match b.kind.as_str() {
-                    "spin" => Ok((label, Backend::Spin { path: b.path.map(|p| base.join(p)) })),
-                    other => bail!(
-                        "[{section}.{label}]: type \"{other}\" is not supported by canbao-host yet (only \"spin\"); run under `spin up` for other backends"
-                    ),
-                })
-                .collect()
-        };
+        let spin = |label: String, b: RawBackend| (label, Backend::Spin { path: b.path.map(|p| base.join(p)) });
+        let key_value_stores = raw
+            .key_value_store
+            .into_iter()
+            .map(|(label, b)| match b.kind.as_str() {
+                "spin" => Ok(spin(label, b)),
+                "redis" => {
+                    let Some(url) = b.url else {
+                        bail!("[key_value_store.{label}]: type \"redis\" needs `url = \"redis://host:port\"`");
+                    };
+                    crate::kv_redis::check_url(&url)
+                        .with_context(|| format!("[key_value_store.{label}]: bad Redis url"))?;
+                    Ok((label, Backend::Redis { url }))
+                }
+                other => bail!(
+                    "[key_value_store.{label}]: type \"{other}\" is not supported by canbao-host (only \"spin\" and \"redis\"); run under `spin up` for other backends"
+                ),
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        let sqlite_databases = raw
+            .sqlite_database
+            .into_iter()
+            .map(|(label, b)| match b.kind.as_str() {
+                "spin" => Ok(spin(label, b)),
+                other => bail!(
+                    "[sqlite_database.{label}]: type \"{other}\" is not supported by canbao-host (only \"spin\"); run under `spin up` for other backends such as libsql"
+                ),
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
         Ok(RuntimeConfig {
-            key_value_stores: convert("key_value_store", raw.key_value_store)?,
-            sqlite_databases: convert("sqlite_database", raw.sqlite_database)?,
+            key_value_stores,
+            sqlite_databases,
         })
     }
 }
@@ -102,10 +129,46 @@ mod tests {
         );
         assert_eq!(c.sqlite_databases["mem"], Backend::Spin { path: None });
         let e = RuntimeConfig::parse(
-            "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://a\"\n",
+            "[key_value_store.x]\ntype = \"azure_cosmos\"\n",
             Path::new("."),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("redis"), "{e}");
+        assert!(e.to_string().contains("azure_cosmos"), "{e}");
+        let e = RuntimeConfig::parse(
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://db.example\"\ntoken = \"t\"\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("libsql"), "{e}");
+        // Redis is for key-value stores, not for SQLite databases.
+        assert!(RuntimeConfig::parse(
+            "[sqlite_database.default]\ntype = \"redis\"\nurl = \"redis://a\"\n",
+            Path::new("."),
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn redis_stores_take_spin_s_keys_and_bad_urls_are_refused() {
+        let c = RuntimeConfig::parse(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/2\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_value_stores["default"],
+            Backend::Redis {
+                url: "redis://127.0.0.1:6379/2".into()
+            }
+        );
+        for (text, needle) in [
+            ("type = \"redis\"\n", "needs `url"),
+            ("type = \"redis\"\nurl = \"http://127.0.0.1:6379\"\n", "bad Redis url"),
+            ("type = \"redis\"\nurl = \"not a url\"\n", "bad Redis url"),
+        ] {
+            let e = RuntimeConfig::parse(&format!("[key_value_store.default]\n{text}"), Path::new("."))
+                .unwrap_err();
+            assert!(format!("{e:#}").contains(needle), "{text}: {e:#}");
+        }
     }
 }

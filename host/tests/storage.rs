@@ -267,14 +267,14 @@ fn unsupported_backend_type_fails_start_up() {
     let rc = t.dir.path().join("rc.toml");
     std::fs::write(
         &rc,
-        "[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://localhost\"\n",
+        "[key_value_store.cache]\ntype = \"azure_cosmos\"\naccount = \"a\"\n",
     )
     .unwrap();
     let mut opts = t.options();
     opts.runtime_config = Some(rc);
     let e = t.start_error(opts);
     assert!(
-        e.contains("redis") && e.contains("key_value_store.cache"),
+        e.contains("azure_cosmos") && e.contains("key_value_store.cache"),
         "{e}"
     );
 }
