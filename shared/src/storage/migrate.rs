@@ -52,15 +52,15 @@ pub const MIGRATIONS: &[Migration] = &[
         transactional: true,
     },
     Migration {
-        version: 7,
-        name: "audit_insert_only",
-        sql: include_str!("migrations/0007_audit_insert_only.sql"),
-        transactional: true,
-    },
-    Migration {
         version: 6,
         name: "stats",
         sql: include_str!("migrations/0006_stats.sql"),
+        transactional: true,
+    },
+    Migration {
+        version: 7,
+        name: "audit_insert_only",
+        sql: include_str!("migrations/0007_audit_insert_only.sql"),
         transactional: true,
     },
     Migration {
@@ -81,6 +81,7 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL
 )";
 const SELECT_APPLIED: &str = "SELECT version FROM schema_migrations ORDER BY version";
+const SELECT_COUNT_APPLIED: &str = "SELECT count(*) FROM schema_migrations WHERE version <= ?";
 const SELECT_ONE_APPLIED: &str = "SELECT 1 FROM schema_migrations WHERE version = ?";
 const RECORD_APPLIED: &str = "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at)
     VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
@@ -89,6 +90,10 @@ const RECORD_APPLIED: &str = "INSERT OR IGNORE INTO schema_migrations (version, 
 /// Safe to run concurrently from several instances: each migration re-checks its version inside
 /// its `BEGIN IMMEDIATE` transaction.
 pub fn migrate(db: &dyn Sql) -> Result<usize, StorageError> {
+    // Every request opens the database: one statement tells a current schema (the usual case).
+    if is_current(db) {
+        return Ok(0);
+    }
     db.exec(CREATE_LEDGER, &[])?;
     let applied: Vec<i64> = db.execute(SELECT_APPLIED, &[])?.column(0)?;
     let mut count = 0;
@@ -113,6 +118,13 @@ pub fn migrate(db: &dyn Sql) -> Result<usize, StorageError> {
         }
     }
     Ok(count)
+}
+
+/// Whether every migration is recorded as applied (false on any error: a fresh database has no ledger).
+fn is_current(db: &dyn Sql) -> bool {
+    let latest = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied = db.execute(SELECT_COUNT_APPLIED, &[SqlValue::Integer(latest)]);
+    matches!(applied.and_then(|rows| rows.column::<i64>(0)).as_deref(), Ok([n]) if *n == MIGRATIONS.len() as i64)
 }
 
 /// Runs one migration's statements and records it, unless another instance already did.
