@@ -74,11 +74,36 @@ pub fn access_tokens_json() -> String {
     Value::from(entries).to_string()
 }
 
+/// The environment variable naming a runtime config file every test app starts with, e.g. one
+/// keeping the key-value store on a Redis server (`scripts/test-redis` writes one and runs the
+/// suites that use the store with it). `{app}` in the file becomes a number
+/// unique to each app this test process starts, e.g. its Redis database index.
+pub const RUNTIME_CONFIG_ENV: &str = "CANBAO_TEST_RUNTIME_CONFIG";
+
+/// Whether the apps run with a runtime config from [`RUNTIME_CONFIG_ENV`] (so the key-value store
+/// may not be the state directory's `sqlite_key_value.db`).
+pub fn uses_runtime_config() -> bool {
+    std::env::var_os(RUNTIME_CONFIG_ENV).is_some_and(|v| !v.is_empty())
+}
+
+/// Writes the runtime config for one app into `dir`, if [`RUNTIME_CONFIG_ENV`] names one.
+fn runtime_config_for(dir: &Path) -> Option<PathBuf> {
+    static APPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let path = std::env::var_os(RUNTIME_CONFIG_ENV).filter(|v| !v.is_empty())?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{RUNTIME_CONFIG_ENV}={}: {e}", Path::new(&path).display()));
+    let n = APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let out = dir.join("runtime-config.toml");
+    std::fs::write(&out, text.replace("{app}", &n.to_string())).expect("write runtime config");
+    Some(out)
+}
+
 /// The app running in the host, with its own temporary state.
 pub struct TestApp {
     app: Option<RunningApp>,
     dir: tempfile::TempDir,
     vars: Vec<(String, String)>,
+    runtime_config: Option<PathBuf>,
 }
 
 impl TestApp {
@@ -99,7 +124,8 @@ impl TestApp {
         for (k, v) in vars {
             all.push((format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v.to_string()));
         }
-        let mut app = TestApp { app: None, dir, vars: all };
+        let runtime_config = runtime_config_for(dir.path());
+        let mut app = TestApp { app: None, dir, vars: all, runtime_config };
         app.boot();
         app
     }
@@ -108,6 +134,7 @@ impl TestApp {
         let mut opts = UpOptions::new(self.dir.path().join("spin.toml"), self.state_dir());
         opts.listen = "127.0.0.1:0".parse().expect("address");
         opts.env = self.vars.clone();
+        opts.runtime_config = self.runtime_config.clone();
         opts.quiet = true;
         self.app = Some(canbao_host::start(opts).expect("the app starts"));
     }
