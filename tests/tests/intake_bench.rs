@@ -30,6 +30,8 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 struct Figures {
     rows: u64,
     seconds: f64,
+    /// Of which uploading (and queueing) the files.
+    upload_seconds: f64,
     longest_invocation_ms: u64,
     invocations: u64,
 }
@@ -37,10 +39,12 @@ struct Figures {
 impl Figures {
     fn print(&self, label: &str) {
         println!(
-            "{label}: {} rows in {:.1} s = {:.0} rows/s; {} invocations, longest {} ms",
+            "{label}: {} rows in {:.1} s = {:.0} rows/s (upload {:.1} s, processing {:.0} rows/s); {} invocations, longest {} ms",
             self.rows,
             self.seconds,
             self.rows as f64 / self.seconds,
+            self.upload_seconds,
+            self.rows as f64 / (self.seconds - self.upload_seconds),
             self.invocations,
             self.longest_invocation_ms
         );
@@ -58,6 +62,7 @@ fn native(files: &[PathBuf], budget: Duration) -> Figures {
             Upload { source: Source::PublicSecurity, file_name: None, sheet: None, uploaded_by: "bench", bytes: &bytes };
         assert!(matches!(queue_file(&db, &upload, chrono::Utc::now()).unwrap(), Queued::New(_)));
     }
+    f.upload_seconds = started.elapsed().as_secs_f64();
     loop {
         let t = Instant::now();
         let r = process::run(&db, chrono::Utc::now(), budget, "bench").unwrap();
@@ -131,6 +136,7 @@ fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u
             .unwrap();
         assert_eq!(r.status(), 202);
     }
+    f.upload_seconds = started.elapsed().as_secs_f64();
     loop {
         let t = Instant::now();
         let mut r = agent.post(format!("{base}/api/v1/intake/run")).header("authorization", "Bearer admin-token").send_empty().unwrap();
@@ -156,10 +162,20 @@ fn intake_benchmark() {
     let files = files(&dir);
     assert!(!files.is_empty(), "no public_security CSV in {}", dir.display());
     let budget = Duration::from_millis(5000);
-    let (wasm, peak) = through_host(&files, &host, budget);
-    wasm.print("wasm component in the host (upload to done)");
-    println!("peak host memory: {} MiB", peak / 1024);
-    let native = native(&files, budget);
-    native.print("native, same shared code (upload to done)");
-    println!("wasm/native time ratio: {:.2}", wasm.seconds / native.seconds);
+    // INTAKE_BENCH_ONLY=wasm|native runs one side only (while tuning).
+    let only = std::env::var("INTAKE_BENCH_ONLY").unwrap_or_default();
+    let wasm = (only != "native").then(|| {
+        let (wasm, peak) = through_host(&files, &host, budget);
+        wasm.print("wasm component in the host (upload to done)");
+        println!("peak host memory: {} MiB", peak / 1024);
+        wasm
+    });
+    let native = (only != "wasm").then(|| {
+        let native = native(&files, budget);
+        native.print("native, same shared code (upload to done)");
+        native
+    });
+    if let (Some(wasm), Some(native)) = (wasm, native) {
+        println!("wasm/native time ratio: {:.2}", wasm.seconds / native.seconds);
+    }
 }

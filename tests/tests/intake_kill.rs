@@ -137,6 +137,13 @@ fn dump(state: &Path) -> Vec<String> {
     out
 }
 
+/// The batch's status and rows processed, read from a killed host's database.
+fn batch_progress(state: &Path) -> (String, i64) {
+    let db = NativeSql::open(state.join("sqlite_db.db")).expect("db");
+    let row = db.query_one("SELECT status, rows_processed FROM batches", &[]).unwrap().expect("a batch");
+    (row.get(0).unwrap(), row.get(1).unwrap())
+}
+
 #[test]
 fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
     canbao_tests::build_components();
@@ -159,14 +166,22 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
     let killed = tempfile::tempdir().unwrap();
     let mut host = Host::start(&bin, &manifest, killed.path(), port);
     host.upload(file);
+    let mut progress = Vec::new();
     for delay_ms in [150u64, 420, 90, 700, 260] {
         let base = host.base.clone();
         let runner = std::thread::spawn(move || while run(&base) == Some(true) {});
         std::thread::sleep(Duration::from_millis(delay_ms));
         host.kill();
         runner.join().unwrap();
+        progress.push(batch_progress(killed.path()));
         host = Host::start(&bin, &manifest, killed.path(), port);
+        // Let the killed invocation's lease (2 × 300 ms budget + 5 s) expire, so that the next
+        // kill lands in the middle of processing again rather than while the batch is held.
+        std::thread::sleep(Duration::from_millis(5_700));
     }
+    // The kills landed mid-batch: the batch moved on between kills and was not done before the last.
+    let moved = progress.windows(2).filter(|w| w[1].1 > w[0].1).count();
+    assert!(moved >= 2 && progress.iter().all(|(status, _)| status != "done"), "kills did not interrupt processing: {progress:?}");
     // The lease of a killed invocation expires; then the work finishes.
     let mut rounds = 0;
     while host.run() {
