@@ -81,17 +81,21 @@ fn overview(env: &Env, req: &Request) -> ApiResult {
         }
     }
     let tree = region_store::load_tree(env.sql)?;
-    let own = figures_for(env.sql, by, region)?;
-    let children = match child_code_len(region) {
-        Some(len) => figures_grouped(env.sql, by, region, len)?
-            .into_iter()
-            .map(|f| ChildFigures {
-                name: RegionCode::parse(&f.region).ok().and_then(|c| tree.name(c.value)).map(str::to_string),
-                code: f.region.clone(),
-                figures: figures_json(&f),
-            })
-            .collect(),
-        None => Vec::new(),
+    // One scan: the children partition the region, so its own figures are their sum.
+    let (own, children) = match child_code_len(region) {
+        Some(len) => {
+            let parts = figures_grouped(env.sql, by, region, len)?;
+            let children = parts
+                .iter()
+                .map(|f| ChildFigures {
+                    name: RegionCode::parse(&f.region).ok().and_then(|c| tree.name(c.value)).map(str::to_string),
+                    code: f.region.clone(),
+                    figures: figures_json(f),
+                })
+                .collect();
+            (Figures::total(region, &parts), children)
+        }
+        None => (figures_for(env.sql, by, region)?, Vec::new()),
     };
     let body = Overview {
         region: region_info(&tree, region),

@@ -4,7 +4,7 @@
 //! it was last written (its data version), so each day ends with that day's closing figures and a
 //! tick with nothing new does nothing.
 
-use crate::figures::{figures_for, figures_grouped, Attribute, Figures};
+use crate::figures::{figures_grouped, Attribute, Figures};
 use crate::regions::RegionCode;
 use crate::storage::{Sql, SqlExt, StorageError};
 use crate::store::{data_version, timestamp};
@@ -44,8 +44,9 @@ pub fn take_daily_snapshot(db: &dyn Sql, now: DateTime<Utc>) -> Result<bool, Sto
     let version = data_version(db)?;
     let mut rows = Vec::new();
     for by in [Attribute::Hukou, Attribute::Residence] {
-        let mut all = vec![figures_for(db, by, city)?];
-        all.extend(figures_grouped(db, by, city, 6)?);
+        let counties = figures_grouped(db, by, city, 6)?;
+        let mut all = vec![Figures::total(city, &counties)];
+        all.extend(counties);
         for f in all {
             let json = serde_json::to_string(&f).map_err(|e| StorageError::Json(e.to_string()))?;
             rows.push((by, f.region, json));
