@@ -91,7 +91,10 @@ fn schemathesis_finds_no_server_error_and_no_response_outside_the_document() {
     let url = app.url();
     let examples = std::env::var("SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| EXAMPLES.into());
     let report_dir = workspace_root().join("target/schemathesis-report");
+    std::fs::create_dir_all(&report_dir).unwrap();
     let mut child = Command::new(&bin)
+        // Its example database (`.schemathesis/`) goes with the report, not into the source tree.
+        .current_dir(&report_dir)
         .arg("run")
         .arg(format!("{url}/api/v1/openapi.json"))
         .args(["--url", &url])
