@@ -198,7 +198,11 @@ pub fn start(opts: UpOptions) -> Result<RunningApp> {
         });
     }
 
+    // SQLite and local key-value calls run in place on the workers (see sqlite.rs): twice as many
+    // workers as cores keep requests moving while a long query holds one.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cores * 2).max(4))
         .enable_all()
         .thread_name("canbao-host-worker")
         .build()?;

@@ -18,21 +18,16 @@ impl Variables for SpinVariables {
 /// Serves one HTTP request with a component's route function.
 pub fn serve(request: SpinRequest, route: fn(&Env, &Request) -> api::ApiResult) -> SpinResponse {
     let request = from_spin(request);
-    let response = match (SpinSql::open_default(), SpinKv::open_default()) {
-        (Ok(sql), Ok(kv)) => {
-            let env = Env { sql: &sql, kv: &kv, vars: &SpinVariables, now: chrono::Utc::now() };
-            api::respond(api::check_body_size(&env, &request).and_then(|()| route(&env, &request)))
-        }
-        (Err(e), _) => api::respond(Err(api::ApiError::Unavailable(format!("sqlite: {e}")))),
-        (_, Err(e)) => api::respond(Err(api::ApiError::Unavailable(format!("key-value: {e}")))),
-    };
-    to_spin(response)
+    // Opened on first use; a store that cannot be opened fails the request as `Unavailable`.
+    let (sql, kv) = (SpinSql::lazy_default(), SpinKv::lazy_default());
+    let env = Env { sql: &sql, kv: &kv, vars: &SpinVariables, now: chrono::Utc::now() };
+    to_spin(api::respond(api::check_body_size(&env, &request).and_then(|()| route(&env, &request))))
 }
 
 /// Runs scheduled work with the component's stores (for the cron trigger).
 pub fn with_env<T>(work: impl FnOnce(&Env) -> anyhow::Result<T>) -> anyhow::Result<T> {
     let sql = SpinSql::open_default()?;
-    let kv = SpinKv::open_default()?;
+    let kv = SpinKv::lazy_default();
     let env = Env { sql: &sql, kv: &kv, vars: &SpinVariables, now: chrono::Utc::now() };
     work(&env)
 }

@@ -239,8 +239,13 @@ impl ApiError {
 }
 
 impl From<crate::storage::StorageError> for ApiError {
+    /// A store the runtime cannot open is a 503 (try again); anything else a storage call
+    /// fails with is a fault of ours (500).
     fn from(e: crate::storage::StorageError) -> Self {
-        ApiError::Internal(e.into())
+        match e {
+            crate::storage::StorageError::Unavailable(message) => ApiError::Unavailable(message),
+            other => ApiError::Internal(other.into()),
+        }
     }
 }
 
