@@ -272,3 +272,32 @@ fn collect_rs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// The cron trigger's run is on the trail as the system when it did work, and not when it had
+/// nothing to do (every tick is in `cron_ticks` anyway).
+#[test]
+fn a_scheduled_run_that_did_work_is_on_the_trail_as_the_system() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::start();
+    let csv = registry_csv(&[(&person("510402", 105), "赵敏")]);
+    let r = app.call("POST", "/api/v1/intake/public_security/files", Some(PS), &[("content-type", "text/csv")], Some(&csv));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let system_rows = || rows_after(&app, 0).into_iter().filter(|r| r.actor == "system:cron").collect::<Vec<_>>();
+    let ticks = || db(&app).execute("SELECT COUNT(*) FROM cron_ticks", &[]).unwrap().scalar::<i64>().unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let seen_at_ticks = loop {
+        let rows = system_rows();
+        if let Some(run) = rows.first() {
+            assert_eq!((run.role.as_str(), run.action.as_str(), run.target.as_deref()), ("system", "intake.run", None));
+            break ticks();
+        }
+        assert!(Instant::now() < deadline, "no audited scheduled run");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // The next tick finds nothing queued: a tick, but no audit row.
+    while ticks() <= seen_at_ticks {
+        assert!(Instant::now() < deadline, "no further cron tick");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(system_rows().len(), 1);
+}
