@@ -123,7 +123,7 @@ pub fn engine() -> Result<Engine> {
         // Reset the first pages of a finished instance's memory and tables by overwriting them
         // instead of unmapping: an unmap on a multi-threaded process costs a TLB shootdown on
         // every core, per request.
-        .linear_memory_keep_resident(1 << 20)
+        .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(1 << 16);
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     // CANBAO_HOST_NO_POOLING=1 turns the pool off (to compare, or where address space is scarce).
