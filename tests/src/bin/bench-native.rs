@@ -1,14 +1,16 @@
 //! The native half of `scripts/bench`: the same core workloads the wasm components serve in the
 //! host (health, public lookup, registration submit, stats overview), called natively on the
 //! same `shared` API functions (`canbao::api::*::route`) with rusqlite (`NativeSql`, one
-//! connection per thread, as a native server would keep) and a SQLite key-value store
-//! (`NativeKv`), on a copy of the database the wasm run loaded. One JSON line per workload.
+//! connection per thread, as a native server would keep) and an in-memory key-value store per
+//! thread (`MemoryKv`: the code's cost, not a store's fsyncs), on a copy of the database the
+//! wasm run loaded. One JSON line per workload. The `<kv-db>` argument is kept for the script.
 //!
 //! Usage: `bench-native <db> <kv-db> <lookup-sample.tsv> <seconds> <threads>`
 
 use canbao::api::{self, Env, Request, Variables};
 use canbao::auth::token_hash;
-use canbao::storage::native::{NativeKv, NativeSql};
+use canbao::storage::native::NativeSql;
+use canbao::storage::MemoryKv;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -145,7 +147,8 @@ fn main() -> anyhow::Result<()> {
                     (db.clone(), kv.clone(), w.make.clone(), w.route, non2xx.clone());
                 std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
                     let sql = NativeSql::open(&db)?;
-                    let kv = NativeKv::open(&kv, "default")?;
+                    let _ = &kv;
+                    let kv = MemoryKv::new();
                     let vars = vars();
                     let mut latencies = Vec::new();
                     let mut i = 0u64;
