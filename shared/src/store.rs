@@ -836,6 +836,79 @@ mod tests {
         assert_eq!(candidates.len(), 3);
     }
 
+    /// Every row of the tables a merge writes, without ids and wall-clock columns.
+    fn dump(db: &NativeSql) -> Vec<Vec<SqlValue>> {
+        let mut out = Vec::new();
+        for q in [
+            "SELECT id_number, name, name_key, gender, birth_date, hukou_address, phone, region_hukou, region_residence,
+                registered, complete, missing_fields FROM persons ORDER BY id_number",
+            "SELECT id_number, field, value, source, origin, observed_at, is_current FROM field_provenance ORDER BY id",
+            "SELECT id_number, scheme, status, source, origin FROM enrollments ORDER BY id_number, scheme",
+            "SELECT id_number, field, status, candidates, opened_at FROM conflicts ORDER BY id",
+        ] {
+            out.extend(db.execute(q, &[]).unwrap().rows);
+        }
+        out
+    }
+
+    #[test]
+    fn writes_gathered_over_many_merges_equal_saving_each() {
+        let phone = |s: &str| Some(Phone::parse(s).unwrap().value);
+        let mut observations = vec![full_observation()];
+        let mut renamed = obs(Source::CivilAffairs, 3);
+        renamed.name = Some("王建军".into());
+        renamed.phone = phone("13800000009");
+        observations.push(renamed);
+        let mut later = obs(Source::SelfReport, 4);
+        later.name = Some("王健国".into());
+        later.phone = phone("13800000010");
+        observations.push(later);
+        let mut other = full_observation();
+        other.id = CitizenId::from_parts("510402", NaiveDate::from_ymd_opt(1970, 2, 3).unwrap(), 19);
+        observations.push(other);
+
+        let one_by_one = NativeSql::open_in_memory().unwrap();
+        let at_once = NativeSql::open_in_memory().unwrap();
+        // The first observation is stored before, so the gathered writes also retire stored rows.
+        apply(&one_by_one, &observations[0]);
+        apply(&at_once, &observations[0]);
+        for o in &observations[1..] {
+            apply(&one_by_one, o);
+        }
+        at_once
+            .transaction(|tx| {
+                let ids: Vec<CitizenId> = observations.iter().map(|o| o.id).collect();
+                let mut persons = load_persons(tx, &ids)?;
+                let mut writes = PendingWrites::default();
+                for o in &observations[1..] {
+                    let outcome = merge_by_precedence(persons.get(&o.id), o);
+                    writes.record(&outcome);
+                    persons.insert(o.id, outcome.person);
+                }
+                writes.write(tx, at(9), |id| persons.get(id))
+            })
+            .unwrap();
+        assert_eq!(dump(&one_by_one), dump(&at_once));
+        assert_eq!(load_persons(&at_once, &[observations[0].id]).unwrap()[&observations[0].id], load_person(&one_by_one, &observations[0].id).unwrap().unwrap());
+    }
+
+    #[test]
+    fn the_blocked_search_finds_what_the_full_search_finds() {
+        let db = NativeSql::open_in_memory().unwrap();
+        let mut ids = Vec::new();
+        for (county, day, seq) in [("510402", 3, 17u16), ("510402", 3, 19), ("510403", 3, 17), ("510402", 4, 17), ("510411", 9, 555)] {
+            let mut o = full_observation();
+            o.birth_date = None;
+            o.gender = None;
+            o.id = CitizenId::from_parts(county, NaiveDate::from_ymd_opt(1970, 2, day).unwrap(), seq);
+            ids.push(o.id);
+            apply(&db, &o);
+        }
+        let full = find_candidates(&load_person_keys(&db).unwrap());
+        assert!(!full.is_empty());
+        assert_eq!(duplicate_candidates_for(&db, &ids).unwrap(), full);
+    }
+
     #[test]
     fn duplicate_candidates_are_stored_once() {
         let db = NativeSql::open_in_memory().unwrap();
