@@ -17,11 +17,14 @@ impl Variables for SpinVariables {
 
 /// Serves one HTTP request with a component's route function.
 pub fn serve(request: SpinRequest, route: fn(&Env, &Request) -> api::ApiResult) -> SpinResponse {
+    let started = std::time::Instant::now();
     let request = from_spin(request);
     // Opened on first use; a store that cannot be opened fails the request as `Unavailable`.
     let (sql, kv) = (SpinSql::lazy_default(), SpinKv::lazy_default());
     let env = Env { sql: &sql, kv: &kv, vars: &SpinVariables, now: chrono::Utc::now() };
-    to_spin(api::respond(api::check_body_size(&env, &request).and_then(|()| route(&env, &request))))
+    let response = api::respond(api::check_body_size(&env, &request).and_then(|()| route(&env, &request)));
+    println!("{}", api::access_log_line(&request, response.status, started.elapsed()));
+    to_spin(response)
 }
 
 /// Runs scheduled work with the component's stores (for the cron trigger).
