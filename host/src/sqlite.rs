@@ -36,6 +36,8 @@ fn busy_wait(attempt: i32) -> bool {
 
 /// How many idle connections a database keeps for the next requests.
 const IDLE_CONNECTIONS: usize = 32;
+/// SQLite's defaults for the per-connection settings a guest may change.
+const RESET_SETTINGS: &str = "PRAGMA cache_size = -2000; PRAGMA wal_autocheckpoint = 1000;";
 /// How much of a database file a connection maps into memory for reading.
 const MMAP_BYTES: i64 = 1 << 30;
 /// How many prepared statements each connection keeps.
@@ -104,6 +106,11 @@ impl Database {
             return;
         }
         if !conn.is_autocommit() || conn.busy_handler(Some(busy_wait)).is_err() {
+            return;
+        }
+        // Settings a guest may raise for bulk work (intake asks for a 64 MiB page cache) go back
+        // to SQLite's defaults, so idle connections hold little memory.
+        if conn.execute_batch(RESET_SETTINGS).is_err() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -306,8 +313,11 @@ mod tests {
         // The temp table was created inside the rolled-back transaction, so it is gone too.
         assert!(execute(&c, "SELECT * FROM marker", vec![]).is_err());
         execute(&c, "CREATE TEMP TABLE marker (x)", vec![]).unwrap();
+        execute(&c, "PRAGMA cache_size = -65536", vec![]).unwrap();
         db.release(c);
         let c = db.connect().unwrap();
         assert!(execute(&c, "SELECT * FROM marker", vec![]).is_ok(), "the idle connection is reused");
+        let r = execute(&c, "PRAGMA cache_size", vec![]).unwrap();
+        assert!(matches!(r.rows[0].values[0], Value::Integer(-2000)), "a guest's page cache size is reset");
     }
 }
