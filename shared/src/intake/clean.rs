@@ -321,7 +321,8 @@ pub fn parse_date(text: &str) -> Result<Parsed<NaiveDate>, FieldError> {
     let digits: Vec<&str> = t.split(['-', '/', '.', '年', '月', '日']).filter(|p| !p.is_empty()).collect();
     let (y, m, d) = match digits.as_slice() {
         [y, m, d] if y.len() == 4 && m.len() <= 2 && d.len() <= 2 => (*y, *m, *d),
-        [all] if all.len() == 8 => (&all[..4], &all[4..6], &all[6..]),
+        // Byte slicing: only ASCII may be cut at fixed offsets (8 bytes of Chinese text must not panic).
+        [all] if all.len() == 8 && all.is_ascii() => (&all[..4], &all[4..6], &all[6..]),
         _ => return Err(bad()),
     };
     let num = |s: &str| s.parse::<u32>().ok().filter(|_| s.bytes().all(|b| b.is_ascii_digit()));
@@ -365,7 +366,7 @@ mod tests {
             assert_eq!(p.value, d, "{text}");
             assert_eq!(p.corrections[0].kind, CorrectionKind::DateNormalised, "{text}");
         }
-        for text in ["2019-02-30", "2021-13-05", "2020-00-10", "20191332", "2018/02/31", "昨天"] {
+        for text in ["2019-02-30", "2021-13-05", "2020-00-10", "20191332", "2018/02/31", "昨天", "不详ab", "0Σa𑦠"] {
             assert_eq!(parse_date(text).unwrap_err().code, Reason::Date, "{text}");
         }
     }

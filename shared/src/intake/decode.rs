@@ -4,7 +4,7 @@
 //! from date cells or bare Excel serials. Storing the normalised form lets processing resume at a
 //! byte offset in any later invocation without re-reading a workbook or re-decoding from the start.
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::{Cell, Data, DataRef, Range, Reader, Xlsx};
 use chrono::NaiveDate;
 use std::io::Cursor;
 
@@ -71,6 +71,10 @@ pub fn normalise(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str
         return Err(DecodeError::NotTabular);
     }
     let (format, csv) = if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
+        // A BOM promises UTF-8; bytes that break the promise would stop processing half-way.
+        if std::str::from_utf8(rest).is_err() {
+            return Err(DecodeError::NotTabular);
+        }
         (Format::CsvUtf8, rest.to_vec())
     } else if std::str::from_utf8(bytes).is_ok() {
         (Format::CsvUtf8, bytes.to_vec())
@@ -90,16 +94,16 @@ pub fn normalise(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str
 fn xlsx_to_csv(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str) -> bool) -> Result<Vec<u8>, DecodeError> {
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| DecodeError::UnreadableXlsx(e.to_string()))?;
-    let range = match sheet {
+    let name = match sheet {
         Some(name) => {
             if !book.sheet_names().iter().any(|n| n == name) {
                 return Err(DecodeError::NoSuchSheet(name.to_string()));
             }
-            book.worksheet_range(name)
+            name.to_string()
         }
-        None => book.worksheet_range_at(0).ok_or(DecodeError::Empty)?,
-    }
-    .map_err(|e| DecodeError::UnreadableXlsx(e.to_string()))?;
+        None => book.sheet_names().first().cloned().ok_or(DecodeError::Empty)?,
+    };
+    let range = used_range(&mut book, &name)?;
     // Lines are sheet rows: rows above the used range are written as empty lines so that the
     // line numbers of the error report are the row numbers Excel shows.
     let (first_row, _) = range.start().ok_or(DecodeError::Empty)?;
@@ -122,6 +126,46 @@ fn xlsx_to_csv(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str) 
         return Err(DecodeError::Empty);
     }
     Ok(csv)
+}
+
+/// A used area may hold this many times its non-empty cells (plus [`SPARSE_AREA_SLACK`]): sheets
+/// with empty optional columns are fine, two cells a million rows and columns apart are not.
+const SPARSE_AREA_FACTOR: u64 = 4;
+/// The cells any used area may have beyond [`SPARSE_AREA_FACTOR`] times its non-empty cells.
+const SPARSE_AREA_SLACK: u64 = 1_000_000;
+
+/// The non-empty cells of a sheet as a rectangle, as calamine's `worksheet_range` builds it, but
+/// refusing a rectangle far larger than its content before allocating it: a 1 KB workbook with
+/// cells at A1 and XFD1048576 would otherwise ask for 17 billion cells (found by tests/fuzz.rs).
+fn used_range(book: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Range<Data>, DecodeError> {
+    let unreadable = |e: calamine::XlsxError| DecodeError::UnreadableXlsx(e.to_string());
+    let mut reader = match book.worksheet_cells_reader(name) {
+        Ok(reader) => reader,
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Err(DecodeError::Empty),
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut cells = Vec::new();
+    let (mut top, mut bottom, mut left, mut right) = (u32::MAX, 0, u32::MAX, 0);
+    while let Some(cell) = reader.next_cell().map_err(unreadable)? {
+        if matches!(cell.get_value(), DataRef::Empty) {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        (top, bottom, left, right) = (top.min(r), bottom.max(r), left.min(c), right.max(c));
+        cells.push(Cell::new((r, c), Data::from(cell.get_value().clone())));
+    }
+    if !cells.is_empty() {
+        let area = u64::from(bottom - top + 1) * u64::from(right - left + 1);
+        if area > SPARSE_AREA_FACTOR * cells.len() as u64 + SPARSE_AREA_SLACK {
+            return Err(DecodeError::UnreadableXlsx(format!(
+                "工作表的使用区域过大（{}行×{}列，只有{}个非空单元格），请删除远处多余的单元格后重新上传",
+                bottom - top + 1,
+                right - left + 1,
+                cells.len()
+            )));
+        }
+    }
+    Ok(Range::from_sparse(cells))
 }
 
 /// One cell as CSV text: dates as ISO, whole numbers without a decimal point (phone numbers and
@@ -181,6 +225,8 @@ mod tests {
         assert_eq!(normalise(b"\r\n\r\n", None, &no_dates).unwrap_err(), DecodeError::Empty);
         assert_eq!(normalise(b"%PDF-1.4 ...", None, &no_dates).unwrap_err(), DecodeError::NotTabular);
         assert_eq!(normalise(b"a,b\x00c", None, &no_dates).unwrap_err(), DecodeError::NotTabular);
+        // A BOM followed by bytes that are not UTF-8 (found by tests/fuzz.rs).
+        assert_eq!(normalise(b"\xEF\xBB\xBF\x01\x80", None, &no_dates).unwrap_err(), DecodeError::NotTabular);
         assert!(matches!(normalise(b"PK\x03\x04truncated", None, &no_dates), Err(DecodeError::UnreadableXlsx(_))));
     }
 
