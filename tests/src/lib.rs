@@ -242,3 +242,30 @@ impl Reply {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
+
+/// Where browser tests save their screenshots (`target/screenshots/`).
+pub fn screenshots_dir() -> PathBuf {
+    workspace_root().join("target/screenshots")
+}
+
+/// Runs the browser script `tests/browser/<script>` with node (playwright-core driving Debian's
+/// Chromium) and returns the JSON object it prints as its last line; fails the test with the
+/// script's output when it fails.
+pub fn run_browser_script(script: &str, args: &[&str]) -> Value {
+    let root = workspace_root();
+    let browser_dir = root.join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Chromium and playwright-core: run scripts/setup-browser"
+    );
+    let output = Command::new("node")
+        .current_dir(&root)
+        .arg(browser_dir.join(script))
+        .args(args)
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "browser run of {script} failed\nstdout: {stdout}\nstderr: {stderr}");
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("the script's JSON line")
+}

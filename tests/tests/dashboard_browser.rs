@@ -13,10 +13,8 @@ use canbao::regions::RegionCode;
 use canbao::storage::native::NativeSql;
 use canbao::storage::SqlExt;
 use canbao::store::{bump_data_version, load_person, save_outcome};
-use canbao_tests::{workspace_root, TestApp};
+use canbao_tests::{run_browser_script, screenshots_dir, TestApp};
 use chrono::{NaiveDate, Utc};
-use std::path::Path;
-use std::process::Command;
 
 /// Household-registry persons in `community`, every other one enrolled, and (for `renamed`) a
 /// grid worker's form with another name, which opens a conflict.
@@ -58,12 +56,6 @@ fn seed(db: &NativeSql, community: &str, people: u16, renamed: bool) {
 
 #[test]
 fn the_dashboard_renders_figures_drills_into_a_county_and_lists_anomalies() {
-    let root = workspace_root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Chromium and playwright-core: run scripts/setup-browser"
-    );
     let app = TestApp::start();
     {
         let db = NativeSql::open(app.state_dir().join("sqlite_db.db")).unwrap();
@@ -73,19 +65,8 @@ fn the_dashboard_renders_figures_drills_into_a_county_and_lists_anomalies() {
         seed(&db, "510421001001", 6, false);
         canbao::stats::trend::take_daily_snapshot(&db, Utc::now()).unwrap();
     }
-    let shots = root.join("target/screenshots");
-    let output = Command::new("node")
-        .current_dir(&root)
-        .arg(browser_dir.join("dashboard.mjs"))
-        .arg(app.url())
-        .arg(&shots)
-        .arg("staff-east")
-        .output()
-        .expect("run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser run failed\nstdout: {stdout}\nstderr: {stderr}");
-    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("the script's JSON line");
+    let shots = screenshots_dir();
+    let seen = run_browser_script("dashboard.mjs", &[&app.url(), &shots.to_string_lossy(), "staff-east"]);
 
     assert_eq!(seen["city_rows"], serde_json::json!(["510402", "510403", "510421"]), "{seen}");
     assert_eq!(seen["county_rows"], serde_json::json!(["510402001", "510402002"]), "{seen}");

@@ -7,12 +7,10 @@
 
 mod lookup_support;
 
-use canbao_tests::{workspace_root, TestApp};
+use canbao_tests::{run_browser_script, screenshots_dir, TestApp};
 use lookup_support::{database, seed, Resident};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
 
 /// A portal page with hostile CSS around both ways of embedding the widget.
 fn portal_page(app: &str) -> String {
@@ -76,12 +74,6 @@ fn serve(listener: TcpListener, page: String) {
 
 #[test]
 fn portals_embed_the_widget_and_only_allowed_origins_get_answers() {
-    let root = workspace_root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Chromium and playwright-core: run scripts/setup-browser"
-    );
 
     let (allowed, allowed_origin) = portal_listener();
     let (refused, refused_origin) = portal_listener();
@@ -94,20 +86,11 @@ fn portals_embed_the_widget_and_only_allowed_origins_get_answers() {
     serve(allowed, portal_page(&app.url()));
     serve(refused, portal_page(&app.url()));
 
-    let shots = root.join("target/screenshots");
-    let output = Command::new("node")
-        .current_dir(&root)
-        .arg(browser_dir.join("lookup.mjs"))
-        .args([&app.url(), &allowed_origin, &refused_origin])
-        .arg(&shots)
-        .args([person.id.as_str(), "欧阳娜娜"])
-        .output()
-        .expect("run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser run failed\nstdout: {stdout}\nstderr: {stderr}");
-
-    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("the script's JSON line");
+    let shots = screenshots_dir();
+    let seen = run_browser_script(
+        "lookup.mjs",
+        &[&app.url(), &allowed_origin, &refused_origin, &shots.to_string_lossy(), person.id.as_str(), "欧阳娜娜"],
+    );
     let id = person.id.as_str();
     let masked_id = format!("{}********{}", &id[..6], &id[14..]);
     for widget in ["allowed_script", "allowed_iframe"] {

@@ -8,10 +8,8 @@
 use canbao::ids::CitizenId;
 use canbao::storage::native::NativeSql;
 use canbao::storage::Sql;
-use canbao_tests::{workspace_root, TestApp};
+use canbao_tests::{run_browser_script, screenshots_dir, TestApp};
 use chrono::NaiveDate;
-use std::path::Path;
-use std::process::Command;
 
 fn registrations_of(db: &NativeSql, id: &CitizenId) -> i64 {
     db.execute("SELECT COUNT(*) FROM registrations WHERE id_number = ?", &[id.as_str().into()])
@@ -23,29 +21,15 @@ fn registrations_of(db: &NativeSql, id: &CitizenId) -> i64 {
 
 #[test]
 fn the_form_registers_checks_ids_in_the_page_queues_offline_and_keeps_drafts() {
-    let root = workspace_root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Chromium and playwright-core: run scripts/setup-browser"
-    );
     let app = TestApp::start();
     let born = NaiveDate::from_ymd_opt(1990, 5, 17).unwrap();
     let (valid, offline, draft) =
         (CitizenId::from_parts("510402", born, 211), CitizenId::from_parts("510402", born, 212), CitizenId::from_parts("510402", born, 213));
-    let shots = root.join("target/screenshots");
-    let output = Command::new("node")
-        .current_dir(&root)
-        .arg(browser_dir.join("register.mjs"))
-        .arg(app.url())
-        .arg(&shots)
-        .args([valid.as_str(), offline.as_str(), draft.as_str()])
-        .output()
-        .expect("run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser run failed\nstdout: {stdout}\nstderr: {stderr}");
-    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("the script's JSON line");
+    let shots = screenshots_dir();
+    let seen = run_browser_script(
+        "register.mjs",
+        &[&app.url(), &shots.to_string_lossy(), valid.as_str(), offline.as_str(), draft.as_str()],
+    );
 
     let db = NativeSql::open(app.state_dir().join("sqlite_db.db")).unwrap();
     assert_eq!(registrations_of(&db, &valid), 1, "{seen}");
