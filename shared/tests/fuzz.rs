@@ -20,7 +20,7 @@ use canbao::intake::layouts::{column_named, layout, ColumnMap};
 use canbao::person::{Origin, Provenance};
 use canbao::regions::{RegionCode, RegionTree};
 use canbao::registration::{Registration, MAX_NAME_CHARS};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{json, Value};
@@ -692,8 +692,7 @@ proptest! {
     /// A legacy 15-digit ID of a person born 1900–1999 upgrades to the 18-digit ID with "19"
     /// inserted and a correct check character; the upgrade is recorded.
     #[test]
-    fn citizen_id_15_upgrades_to_18(county in county(), born in birth_date(), seq in 0u16..=999) {
-        prop_assume!(born.format("%Y").to_string().starts_with("19"));
+    fn citizen_id_15_upgrades_to_18(county in county(), born in birth_date().prop_filter("born in the 1900s", |b| b.year() < 2000), seq in 0u16..=999) {
         let id = CitizenId::from_parts(&county, born, seq);
         let legacy = format!("{}{}{:03}", county, born.format("%y%m%d"), seq);
         let p = CitizenId::parse_at(&legacy, today()).unwrap();
@@ -711,8 +710,10 @@ proptest! {
         prop_assert_eq!(CreditCode::parse(&text.to_lowercase()).unwrap().value, code);
         let org = code.org_code();
         prop_assert_eq!(OrgCode::parse(&org.hyphenated()).unwrap().value, org);
-        let c = c.as_bytes()[0];
-        prop_assume!(text.as_bytes()[pos] != c);
+        let mut c = c.as_bytes()[0];
+        if text.as_bytes()[pos] == c {
+            c = if c == b'0' { b'1' } else { b'0' };
+        }
         let mut bytes = text.as_bytes().to_vec();
         bytes[pos] = c;
         let changed = String::from_utf8(bytes).unwrap();
@@ -911,4 +912,15 @@ fn far_apart_cells() {
     let book = hand_built_xlsx(&cells, &[], "A1:XFD1048576");
     let (decoded, _) = read_upload(&book, None);
     assert!(matches!(&decoded, Err(DecodeError::UnreadableXlsx(m)) if m.contains("使用区域过大")), "{decoded:?}");
+}
+
+/// Found by `reader_survives_damaged_files`: a cell reference with many column letters overflowed
+/// calamine's column arithmetic, a panic in debug builds (the workspace builds calamine without
+/// overflow checks, as release does). The reader must not panic on it.
+#[test]
+fn overlong_column_letters() {
+    for reference in ["AAAAAAAAAA1", "ZZZZZZZZZZZZZZZZ1048576", "XFE1", "A0", "A99999999999"] {
+        let cells = vec![("A1".to_owned(), "inlineStr", "姓名".to_owned()), (reference.to_owned(), "inlineStr", "x".to_owned())];
+        let _ = read_upload(&hand_built_xlsx(&cells, &[], reference), None);
+    }
 }
