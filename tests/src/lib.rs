@@ -269,3 +269,28 @@ pub fn run_browser_script(script: &str, args: &[&str]) -> Value {
     assert!(output.status.success(), "browser run of {script} failed\nstdout: {stdout}\nstderr: {stderr}");
     serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("the script's JSON line")
 }
+
+/// Loads a generated city into the app through its API, as the bureau would: the region tree,
+/// every department's file (UTF-8 CSV) with that department's token, the intake run until done,
+/// then the survey and self registrations.
+pub fn load_generated_city(app: &TestApp, city: &canbao_gen::City) {
+    let put = app.call("PUT", "/api/v1/regions", Some("admin-token"), &[("content-type", "text/csv")], Some(city.regions_csv.as_bytes()));
+    assert_eq!(put.status, 200, "{}", put.text());
+    for file in &city.files {
+        let source = file.source.code();
+        let token = TEST_TOKENS.iter().find(|(_, role, scope)| *role == "department" && *scope == source).map(|t| t.0).unwrap();
+        let r = app.call(
+            "POST",
+            &format!("/api/v1/intake/{source}/files"),
+            Some(token),
+            &[("x-file-name", &file.name), ("content-type", "text/csv")],
+            Some(&file.csv_utf8),
+        );
+        assert_eq!(r.status, 202, "{}: {}", file.name, r.text());
+    }
+    while app.call("POST", "/api/v1/intake/run", Some("admin-token"), &[], None).json()["more"] == true {}
+    for registration in &city.registrations {
+        let token = (registration["source"] == "survey").then_some("admin-token");
+        app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
+    }
+}

@@ -99,29 +99,7 @@ fn township_figures_need_a_token_for_that_region() {
 fn figures_after_loading_a_generated_city_equal_the_generators_expected_outcome() {
     let city = canbao_gen::generate(&canbao_gen::CityConfig { people: 3000, seed: 5, ..Default::default() }).unwrap();
     let app = TestApp::start_with(&[("registration_rate_limit_per_hour", "1000000")]);
-    let put = app.call("PUT", "/api/v1/regions", Some("admin-token"), &[("content-type", "text/csv")], Some(city.regions_csv.as_bytes()));
-    assert_eq!(put.status, 200, "{}", put.text());
-    for file in &city.files {
-        let source = file.source.code();
-        let token = canbao_tests::TEST_TOKENS
-            .iter()
-            .find(|(_, role, scope)| *role == "department" && *scope == source)
-            .map(|t| t.0)
-            .unwrap();
-        let r = app.call(
-            "POST",
-            &format!("/api/v1/intake/{source}/files"),
-            Some(token),
-            &[("x-file-name", &file.name), ("content-type", "text/csv")],
-            Some(&file.csv_utf8),
-        );
-        assert_eq!(r.status, 202, "{}: {}", file.name, r.text());
-    }
-    while app.call("POST", "/api/v1/intake/run", Some("admin-token"), &[], None).json()["more"] == true {}
-    for registration in &city.registrations {
-        let token = (registration["source"] == "survey").then_some("admin-token");
-        app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
-    }
+    canbao_tests::load_generated_city(&app, &city);
 
     let fields = ["target_population", "registered", "complete", "insured", "uninsured", "duplicate_enrollment",
         "benefits_after_death", "fill_counts", "active_by_scheme"];

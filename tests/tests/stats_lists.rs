@@ -4,7 +4,7 @@
 //! lists; the lists and counts change as soon as a registration does (no stale cache); the cron
 //! tick stores one snapshot a day that the trend returns.
 
-use canbao_tests::{TestApp, TEST_TOKENS};
+use canbao_tests::{load_generated_city, TestApp};
 use serde_json::{json, Value};
 use std::io::Cursor;
 
@@ -12,25 +12,7 @@ use std::io::Cursor;
 /// registrations) and returns the expected outcome as JSON.
 fn load_city(app: &TestApp, people: usize, seed: u64) -> Value {
     let city = canbao_gen::generate(&canbao_gen::CityConfig { people, seed, ..Default::default() }).unwrap();
-    let put = app.call("PUT", "/api/v1/regions", Some("admin-token"), &[("content-type", "text/csv")], Some(city.regions_csv.as_bytes()));
-    assert_eq!(put.status, 200, "{}", put.text());
-    for file in &city.files {
-        let source = file.source.code();
-        let token = TEST_TOKENS.iter().find(|(_, role, scope)| *role == "department" && *scope == source).map(|t| t.0).unwrap();
-        let r = app.call(
-            "POST",
-            &format!("/api/v1/intake/{source}/files"),
-            Some(token),
-            &[("x-file-name", &file.name), ("content-type", "text/csv")],
-            Some(&file.csv_utf8),
-        );
-        assert_eq!(r.status, 202, "{}: {}", file.name, r.text());
-    }
-    while app.call("POST", "/api/v1/intake/run", Some("admin-token"), &[], None).json()["more"] == true {}
-    for registration in &city.registrations {
-        let token = (registration["source"] == "survey").then_some("admin-token");
-        app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
-    }
+    load_generated_city(app, &city);
     serde_json::to_value(&city.expected).unwrap()
 }
 
