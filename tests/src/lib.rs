@@ -87,6 +87,17 @@ pub fn uses_runtime_config() -> bool {
 }
 
 /// Writes the runtime config for one app into `dir`, if [`RUNTIME_CONFIG_ENV`] names one.
+/// Writes the workspace's spin.toml into `dir` with component sources in this build's target
+/// directory (`CARGO_TARGET_DIR`), and returns its path.
+pub fn manifest_in(dir: &Path) -> PathBuf {
+    let manifest = std::fs::read_to_string(workspace_root().join("spin.toml")).expect("spin.toml");
+    let target = target_dir().display().to_string().replace('\\', "/");
+    let manifest = manifest.replace("source = \"target/", &format!("source = \"{target}/"));
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, manifest).expect("write manifest");
+    path
+}
+
 fn runtime_config_for(dir: &Path) -> Option<PathBuf> {
     static APPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let path = std::env::var_os(RUNTIME_CONFIG_ENV).filter(|v| !v.is_empty())?;
@@ -116,10 +127,7 @@ impl TestApp {
     pub fn start_with(vars: &[(&str, &str)]) -> TestApp {
         build_components();
         let dir = tempfile::tempdir().expect("temp dir");
-        let manifest = std::fs::read_to_string(workspace_root().join("spin.toml")).expect("spin.toml");
-        let target = target_dir().display().to_string().replace('\\', "/");
-        let manifest = manifest.replace("source = \"target/", &format!("source = \"{target}/"));
-        std::fs::write(dir.path().join("spin.toml"), manifest).expect("write manifest");
+        manifest_in(dir.path());
         let mut all = vec![("SPIN_VARIABLE_ACCESS_TOKENS".to_string(), access_tokens_json())];
         for (k, v) in vars {
             all.push((format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v.to_string()));

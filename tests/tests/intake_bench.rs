@@ -77,17 +77,6 @@ fn native(files: &[PathBuf], budget: Duration) -> Figures {
     f
 }
 
-/// The workspace's spin.toml with component sources in this build's target directory
-/// (`CARGO_TARGET_DIR`), written into `dir`.
-fn manifest_in(dir: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| canbao_tests::workspace_root().join("target"));
-    let text = std::fs::read_to_string(canbao_tests::workspace_root().join("spin.toml")).expect("spin.toml");
-    let text = text.replace("source = \"target/", &format!("source = \"{}/", target.display()));
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    path
-}
-
 struct Host(Child);
 
 impl Drop for Host {
@@ -106,7 +95,7 @@ fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u
     let state = tempfile::tempdir().unwrap();
     let port = 30_000 + (std::process::id() % 20_000) as u16;
     let listen = format!("127.0.0.1:{port}");
-    let manifest = manifest_in(state.path());
+    let manifest = canbao_tests::manifest_in(state.path());
     let child = Command::new(host)
         .args(["up", "--from", manifest.to_str().unwrap(), "--listen", &listen, "--state-dir"])
         .arg(state.path())

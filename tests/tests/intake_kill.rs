@@ -23,17 +23,6 @@ fn host_binary() -> PathBuf {
     bin
 }
 
-/// The workspace's spin.toml with component sources in this build's target directory
-/// (`CARGO_TARGET_DIR`), written into `dir`.
-fn manifest_in(dir: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| canbao_tests::workspace_root().join("target"));
-    let text = std::fs::read_to_string(canbao_tests::workspace_root().join("spin.toml")).expect("spin.toml");
-    let text = text.replace("source = \"target/", &format!("source = \"{}/", target.display()));
-    let path = dir.join("spin.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    path
-}
-
 /// A host process serving the app on `port` with `state`.
 struct Host {
     child: Child,
@@ -149,7 +138,7 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
     canbao_tests::build_components();
     let bin = host_binary();
     let manifest_dir = tempfile::tempdir().unwrap();
-    let manifest = manifest_in(manifest_dir.path());
+    let manifest = canbao_tests::manifest_in(manifest_dir.path());
     let city = canbao_gen::generate(&CityConfig { people: 20_000, seed: 21, error_rate: 0.01, ..CityConfig::default() }).unwrap();
     let file = &city.files[0].csv_utf8;
     let port = 40_000 + (std::process::id() % 10_000) as u16;
