@@ -1,14 +1,17 @@
 //! Idempotency keys (`Idempotency-Key` header): a client that retries a write — the H5 form's
 //! offline queue, a grid worker on a flaky connection — gets the first answer again instead of a
-//! second registration. Records live in the key-value store (cheap to lose, fast), keyed by the
-//! caller and the key, holding a fingerprint of the request body and the response body; they are
-//! honoured for [`RETENTION_SECS`]. A record is written only after the write it answers has
-//! committed; two requests racing with one key are kept apart by the database (the key is unique
-//! in `registrations`).
+//! second registration. The record is the registration row itself: `registrations` keeps the
+//! caller-scoped key, the fingerprint of the body and the response given, written in the same
+//! transaction as the registration. A key is honoured for [`RETENTION_SECS`]; after that it is
+//! released (by the next request that uses it, and by the scheduled job) and may be used afresh.
+//!
+//! ARCHITECTURE.md lists idempotency records among what the key-value store holds. They live in
+//! SQLite instead because a record written after the commit can be lost (a crash between the two
+//! writes, a flushed Redis), and a retry would then be refused as a reused key although its first
+//! attempt was registered; in the same transaction the answer and the data cannot disagree.
 
-use crate::storage::{Kv, KvExt, StorageError};
+use crate::storage::{Sql, StorageError};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -17,6 +20,12 @@ pub const RETENTION_SECS: i64 = 24 * 3600;
 
 /// Longest key accepted (UUIDs are 36 characters).
 pub const MAX_KEY_LEN: usize = 255;
+
+const SELECT_BY_KEY: &str = "SELECT receipt_id, fingerprint, response, body, created_at
+    FROM registrations WHERE idempotency_key = ?";
+const RELEASE_KEY: &str = "UPDATE registrations SET idempotency_key = NULL WHERE idempotency_key = ?";
+const RELEASE_EXPIRED: &str = "UPDATE registrations SET idempotency_key = NULL
+    WHERE idempotency_key IS NOT NULL AND created_at < ? RETURNING 1";
 
 /// A checked `Idempotency-Key` value, scoped to its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +42,9 @@ impl IdempotencyKey {
         ok.then(|| IdempotencyKey { scoped: format!("{caller}\u{1f}{key}") })
     }
 
-    /// The scoped key as stored (also in `registrations.idempotency_key`).
+    /// The scoped key as stored in `registrations.idempotency_key`.
     pub fn as_str(&self) -> &str {
         &self.scoped
-    }
-
-    fn kv_key(&self) -> String {
-        format!("idem:{}", hex::encode(Sha256::digest(self.scoped.as_bytes())))
     }
 }
 
@@ -48,17 +53,16 @@ impl IdempotencyKey {
 pub enum Prior {
     /// No live record: do the work.
     Fresh,
-    /// The same body was answered before: send this response body again.
-    Replay(Vec<u8>),
+    /// The same body was registered before under this receipt: answer as then. `response` is the
+    /// body given then (`None` for a registration stored before responses were kept).
+    Replay {
+        /// The first request's receipt.
+        receipt_id: String,
+        /// The first response body.
+        response: Option<Vec<u8>>,
+    },
     /// The key was used with another body.
     Mismatch,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Record {
-    fingerprint: String,
-    response: String,
-    stored_at: DateTime<Utc>,
 }
 
 /// The fingerprint of a JSON request body: the SHA-256 of its canonical form (keys sorted, no
@@ -81,57 +85,136 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-/// Looks up the key: a live record with the same fingerprint is a replay, with another a mismatch.
-pub fn check(kv: &dyn Kv, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Prior, StorageError> {
-    let record: Option<Record> = match kv.get_json(&key.kv_key()) {
-        Err(StorageError::Json(_)) => None,
-        other => other?,
-    };
-    Ok(match record {
-        Some(r) if now - r.stored_at < Duration::seconds(RETENTION_SECS) => {
-            if r.fingerprint == fingerprint {
-                Prior::Replay(r.response.into_bytes())
-            } else {
-                Prior::Mismatch
-            }
-        }
-        _ => Prior::Fresh,
-    })
+/// Looks up the key: a registration under it within the retention is a replay when its body had
+/// the same fingerprint and a mismatch otherwise. Read-only: callers that go on to write call
+/// [`claim`] inside their transaction.
+pub fn check(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Prior, StorageError> {
+    Ok(lookup(db, key, fingerprint, now)?.0)
 }
 
-/// Records the response given to the first request with this key and body.
-pub fn remember(
-    kv: &dyn Kv,
-    key: &IdempotencyKey,
-    fingerprint: &str,
-    response: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    let response = String::from_utf8_lossy(response).into_owned();
-    kv.set_json(&key.kv_key(), &Record { fingerprint: fingerprint.to_owned(), response, stored_at: now })
+/// [`check`] inside the write transaction, where no concurrent request can slip in between: a key
+/// past its retention is released so that the new registration can take it.
+pub fn claim(tx: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Prior, StorageError> {
+    let (prior, expired) = lookup(tx, key, fingerprint, now)?;
+    if expired {
+        tx.exec(RELEASE_KEY, &[key.as_str().into()])?;
+    }
+    Ok(prior)
+}
+
+/// Releases every key older than the retention (the scheduled job); returns how many.
+pub fn release_expired(db: &dyn Sql, now: DateTime<Utc>) -> Result<usize, StorageError> {
+    let cutoff = crate::store::timestamp(now - Duration::seconds(RETENTION_SECS));
+    Ok(db.execute(RELEASE_EXPIRED, &[cutoff.into()])?.len())
+}
+
+/// The prior answer for the key, and whether a row holds the key past its retention.
+fn lookup(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<(Prior, bool), StorageError> {
+    let Some(row) = db.query_one(SELECT_BY_KEY, &[key.as_str().into()])? else {
+        return Ok((Prior::Fresh, false));
+    };
+    let created_at: String = row.get(4)?;
+    let created_at = DateTime::parse_from_rfc3339(&created_at)
+        .map_err(|_| StorageError::Corrupt("registrations.created_at".into()))?
+        .with_timezone(&Utc);
+    if now - created_at >= Duration::seconds(RETENTION_SECS) {
+        return Ok((Prior::Fresh, true));
+    }
+    // Rows stored before fingerprints were kept: the stored body is the request's JSON.
+    let stored = match row.get::<Option<String>>(1)? {
+        Some(f) => f,
+        None => serde_json::from_str::<Value>(&row.get::<String>(3)?).map(|b| self::fingerprint(&b)).unwrap_or_default(),
+    };
+    let prior = if stored == fingerprint {
+        Prior::Replay { receipt_id: row.get(0)?, response: row.get::<Option<String>>(2)?.map(String::into_bytes) }
+    } else {
+        Prior::Mismatch
+    };
+    Ok((prior, false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::MemoryKv;
     use serde_json::json;
 
-    #[test]
-    fn replays_mismatches_and_expiry() {
-        let kv = MemoryKv::new();
-        let key = IdempotencyKey::parse("k-1", "public").unwrap();
-        let now = Utc::now();
-        let a = fingerprint(&json!({"name": "张三", "id_number": "x"}));
-        assert_eq!(check(&kv, &key, &a, now).unwrap(), Prior::Fresh);
-        remember(&kv, &key, &a, b"{\"receipt_id\":\"r\"}", now).unwrap();
-        assert_eq!(check(&kv, &key, &a, now).unwrap(), Prior::Replay(b"{\"receipt_id\":\"r\"}".to_vec()));
-        let b = fingerprint(&json!({"name": "李四"}));
-        assert_eq!(check(&kv, &key, &b, now).unwrap(), Prior::Mismatch);
-        let later = now + Duration::seconds(RETENTION_SECS);
-        assert_eq!(check(&kv, &key, &b, later).unwrap(), Prior::Fresh);
-        let other_caller = IdempotencyKey::parse("k-1", "collector:王").unwrap();
-        assert_eq!(check(&kv, &other_caller, &a, now).unwrap(), Prior::Fresh);
+    #[cfg(feature = "native")]
+    mod stored {
+        use super::*;
+        use crate::storage::native::NativeSql;
+
+        const INSERT: &str = "INSERT INTO registrations
+            (receipt_id, id_number, source, actor, idempotency_key, fingerprint, response, body, created_at)
+            VALUES (?, '510402198407090011', 'self', 'public', ?, ?, ?, ?, ?)";
+
+        fn register(db: &NativeSql, receipt: &str, key: &IdempotencyKey, body: &Value, response: Option<&str>, at: DateTime<Utc>) {
+            let fp = response.map(|_| fingerprint(body));
+            db.exec(
+                INSERT,
+                &[
+                    receipt.into(),
+                    key.as_str().into(),
+                    fp.into(),
+                    response.into(),
+                    body.to_string().into(),
+                    crate::store::timestamp(at).into(),
+                ],
+            )
+            .unwrap();
+        }
+
+        #[test]
+        fn replays_mismatches_and_expiry() {
+            let db = NativeSql::open_in_memory().unwrap();
+            let key = IdempotencyKey::parse("k-1", "public").unwrap();
+            let now = Utc::now();
+            let body = json!({"name": "张三", "id_number": "x"});
+            let a = fingerprint(&body);
+            assert_eq!(check(&db, &key, &a, now).unwrap(), Prior::Fresh);
+            register(&db, "R1", &key, &body, Some("{\"receipt_id\":\"R1\"}"), now);
+            let replay = Prior::Replay { receipt_id: "R1".into(), response: Some(b"{\"receipt_id\":\"R1\"}".to_vec()) };
+            assert_eq!(check(&db, &key, &a, now).unwrap(), replay);
+            let b = fingerprint(&json!({"name": "李四"}));
+            assert_eq!(check(&db, &key, &b, now).unwrap(), Prior::Mismatch);
+            let other_caller = IdempotencyKey::parse("k-1", "collector:王").unwrap();
+            assert_eq!(check(&db, &other_caller, &a, now).unwrap(), Prior::Fresh);
+
+            // Past the retention the key is free again: claiming it releases the old row's hold,
+            // so a new registration can take the key (it is unique among live keys).
+            let later = now + Duration::seconds(RETENTION_SECS);
+            assert_eq!(check(&db, &key, &b, later).unwrap(), Prior::Fresh);
+            assert_eq!(claim(&db, &key, &b, later).unwrap(), Prior::Fresh);
+            register(&db, "R2", &key, &json!({"name": "李四"}), Some("{}"), later);
+            assert_eq!(check(&db, &key, &b, later).unwrap(), Prior::Replay { receipt_id: "R2".into(), response: Some(b"{}".to_vec()) });
+        }
+
+        #[test]
+        fn rows_from_before_fingerprints_were_kept_still_replay() {
+            let db = NativeSql::open_in_memory().unwrap();
+            let key = IdempotencyKey::parse("k-old", "public").unwrap();
+            let now = Utc::now();
+            let body = json!({"b": [1, 2], "a": 1});
+            register(&db, "R0", &key, &body, None, now);
+            let reordered: Value = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).unwrap();
+            assert_eq!(
+                check(&db, &key, &fingerprint(&reordered), now).unwrap(),
+                Prior::Replay { receipt_id: "R0".into(), response: None }
+            );
+        }
+
+        #[test]
+        fn the_scheduled_sweep_releases_only_expired_keys() {
+            let db = NativeSql::open_in_memory().unwrap();
+            let now = Utc::now();
+            let old = IdempotencyKey::parse("old", "public").unwrap();
+            let live = IdempotencyKey::parse("live", "public").unwrap();
+            register(&db, "R1", &old, &json!({}), Some("{}"), now - Duration::seconds(RETENTION_SECS + 1));
+            register(&db, "R2", &live, &json!({}), Some("{}"), now - Duration::seconds(60));
+            assert_eq!(release_expired(&db, now).unwrap(), 1);
+            assert_eq!(release_expired(&db, now).unwrap(), 0);
+            assert_eq!(check(&db, &old, &fingerprint(&json!({})), now).unwrap(), Prior::Fresh);
+            assert!(matches!(check(&db, &live, &fingerprint(&json!({})), now).unwrap(), Prior::Replay { .. }));
+        }
     }
 
     #[test]

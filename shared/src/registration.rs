@@ -149,8 +149,10 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// checked by the same rules as the form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffCorrection {
-    /// The fields given, in indicator order.
+    /// The fields given or cleared, in indicator order.
     pub fields: Vec<Field>,
+    /// The fields of `fields` to be emptied (the body's `clear` list).
+    pub cleared: Vec<Field>,
     /// Their new values, as the staff member's observation.
     pub observation: Observation,
     /// Why the fields were corrected (kept in the audit trail).
@@ -158,8 +160,10 @@ pub struct StaffCorrection {
 }
 
 impl StaffCorrection {
-    /// Checks a correction body `{"reason": "…", <field>: <value>, …}` for person `id`; a
-    /// field that is absent or null is left as it is.
+    /// Checks a correction body `{"reason": "…", <field>: <value>, …, "clear": [<field>, …]}` for
+    /// person `id`; a field that is absent or null is left as it is, a field named in `clear` is
+    /// emptied (a wrong phone number that belongs to someone else, an employer the person left).
+    /// The identity fields (name, gender, birth date) cannot be cleared, only corrected.
     pub fn parse(
         body: &Value,
         id: CitizenId,
@@ -172,25 +176,29 @@ impl StaffCorrection {
         };
         let correctable: Vec<Field> = FORM_FIELDS.iter().copied().filter(|f| *f != Field::IdNumber).collect();
         let mut p = FormParser { object, errors: Vec::new(), corrections: Vec::new() };
-        p.refuse_unknown_fields(&correctable, &["reason"]);
+        p.refuse_unknown_fields(&correctable, &["reason", "clear"]);
         let reason = p.reason();
         let name = p.text(Field::Name).and_then(|t| p.name(t));
         let values = p.values(Some(id), regions, today);
-        let fields: Vec<Field> =
-            correctable.into_iter().filter(|f| object.get(f.as_str()).is_some_and(|v| !v.is_null())).collect();
+        let cleared = p.cleared(&correctable);
+        let fields: Vec<Field> = correctable
+            .into_iter()
+            .filter(|f| object.get(f.as_str()).is_some_and(|v| !v.is_null()) || cleared.contains(f))
+            .collect();
         if fields.is_empty() {
             p.errors.push(FieldError::new("body", Reason::Required, "请至少填写一项要更正的内容"));
         }
         match reason {
             Some(reason) if p.errors.is_empty() => {
-                Ok(StaffCorrection { fields, observation: values.observe(id, name, provenance), reason })
+                Ok(StaffCorrection { fields, cleared, observation: values.observe(id, name, provenance), reason })
             }
             _ => Err(p.errors),
         }
     }
 
     /// Sets each given field on `person` whatever its source's rank (a correction is the
-    /// bureau's decision), with the correction's provenance; returns the fields that changed.
+    /// bureau's decision), with the correction's provenance; returns the fields that changed. A
+    /// cleared field has no value in the observation, so it is set to none.
     pub fn apply(&self, person: &mut Person) -> Vec<Field> {
         let o = &self.observation;
         for field in &self.fields {
@@ -296,6 +304,38 @@ impl<'a> FormParser<'a> {
             };
             self.errors.push(FieldError::new(key.as_str(), Reason::UnknownCode, message));
         }
+    }
+
+    /// The body's `clear` list: names of correctable fields to empty, none of them also given a
+    /// value; the identity fields cannot be cleared.
+    fn cleared(&mut self, correctable: &[Field]) -> Vec<Field> {
+        let Some(list) = self.object.get("clear").filter(|v| !v.is_null()) else {
+            return Vec::new();
+        };
+        let Some(items) = list.as_array() else {
+            self.errors.push(FieldError::new("clear", Reason::Format, "“clear”应为要清空的字段名列表"));
+            return Vec::new();
+        };
+        let mut cleared = Vec::new();
+        for item in items {
+            let field = item.as_str().and_then(|name| correctable.iter().copied().find(|f| f.as_str() == name));
+            match field {
+                None => self.errors.push(FieldError::new("clear", Reason::UnknownCode, format!("不能清空“{item}”：没有这个可更正的字段"))),
+                Some(f @ (Field::Name | Field::Gender | Field::BirthDate)) => self.errors.push(FieldError::new(
+                    "clear",
+                    Reason::Required,
+                    format!("“{}”是身份信息，只能更正，不能清空", f.name_zh()),
+                )),
+                Some(f) if self.object.get(f.as_str()).is_some_and(|v| !v.is_null()) => self.errors.push(FieldError::new(
+                    f.as_str(),
+                    Reason::Inconsistent,
+                    format!("“{}”不能同时填写新值又要求清空", f.name_zh()),
+                )),
+                Some(f) if !cleared.contains(&f) => cleared.push(f),
+                Some(_) => {}
+            }
+        }
+        cleared
     }
 
     /// The text of an optional field: `None` when absent, null or blank; a format error when not
@@ -751,5 +791,30 @@ mod tests {
         assert_eq!(person.name.as_deref(), Some("张叁"));
         assert_eq!(person.gender, Some(Gender::Male));
         assert_eq!(person.provenance[&Field::Phone].origin, Origin::Staff("王".into()));
+    }
+
+    #[test]
+    fn staff_corrections_can_clear_fields_but_not_identity_ones() {
+        use crate::codes::Source;
+        use crate::ids::Phone;
+        use crate::person::Origin;
+        let prov = Provenance { source: Source::Hrss, origin: Origin::Staff("王".into()), at: chrono::Utc::now() };
+        let tree = RegionTree::panzhihua_demo();
+        let parse = |v: Value| StaffCorrection::parse(&v, id(), prov.clone(), &tree, today());
+        let c = parse(json!({"reason": "号码为他人所有", "clear": ["phone", "employer_name"], "ethnicity": "01"})).unwrap();
+        assert_eq!(c.fields, vec![Field::Ethnicity, Field::Phone, Field::EmployerName]);
+        assert_eq!(c.cleared, vec![Field::Phone, Field::EmployerName]);
+        let mut person = Person::new(id());
+        person.phone = Some(Phone::parse("13812345678").unwrap().into_value());
+        person.employer_name = Some("攀钢".into());
+        c.apply(&mut person);
+        assert_eq!((person.phone, person.employer_name), (None, None));
+        assert_eq!(person.provenance[&Field::Phone].origin, Origin::Staff("王".into()));
+
+        let errs = |v: Value| -> Vec<(String, Reason)> { parse(v).unwrap_err().into_iter().map(|e| (e.field, e.code)).collect() };
+        assert_eq!(errs(json!({"reason": "r", "clear": ["name"], "phone": "13900001111"})), vec![("clear".into(), Reason::Required)]);
+        assert_eq!(errs(json!({"reason": "r", "clear": ["id_number"], "phone": "13900001111"})), vec![("clear".into(), Reason::UnknownCode)]);
+        assert_eq!(errs(json!({"reason": "r", "clear": "phone"})), vec![("clear".into(), Reason::Format), ("body".into(), Reason::Required)]);
+        assert_eq!(errs(json!({"reason": "r", "clear": ["phone"], "phone": "13900001111"})), vec![("phone".into(), Reason::Inconsistent)]);
     }
 }

@@ -221,6 +221,45 @@ fn idempotency_keys_replay_the_first_answer_and_refuse_another_body() {
 }
 
 #[test]
+fn a_key_is_honoured_for_24_hours_then_free_again() {
+    let app = TestApp::start();
+    let first = post(&app, Some("collector-east"), Some("key-day"), &form(&id("510402", 121)));
+    assert_eq!(first.status, 201, "{}", first.text());
+    // A day later (the registration's time moved back 25 hours) the key answers a new body.
+    db(&app)
+        .exec("UPDATE registrations SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours')", &[])
+        .unwrap();
+    let next_day = post(&app, Some("collector-east"), Some("key-day"), &form(&id("510402", 123)));
+    assert_eq!(next_day.status, 201, "{}", next_day.text());
+    assert_ne!(next_day.json()["receipt_id"], first.json()["receipt_id"]);
+    // The key now belongs to the new registration; the old one keeps its data but not the key.
+    let again = post(&app, Some("collector-east"), Some("key-day"), &form(&id("510402", 123)));
+    assert_eq!((again.status, again.body.clone()), (200, next_day.body.clone()));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM registrations"), 2);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM registrations WHERE idempotency_key IS NOT NULL"), 1);
+}
+
+#[test]
+fn the_receipt_can_be_read_again_at_its_location() {
+    let app = TestApp::start_with(&[("lookup_rate_limit_per_minute", "2")]);
+    let reply = post(&app, Some("collector-east"), None, &form(&id("510402", 125)));
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let location = reply.header("location").unwrap().to_owned();
+    assert_eq!(location, format!("{REGISTRATIONS}/{}", reply.json()["receipt_id"].as_str().unwrap()));
+    let again = app.get(&location);
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.body, reply.body, "the receipt reads as it was given");
+    assert_eq!(again.json()["person"]["name_masked"], "李**");
+
+    let unknown = app.get(&format!("{REGISTRATIONS}/R20260101ABCDEF0123"));
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["code"], "receipt_not_found");
+    assert_eq!(app.call("PUT", &location, None, &[], None).status, 405);
+    // Receipt reads share the public lookup budget: guessing receipts is throttled.
+    assert_eq!(app.get(&location).status, 429);
+}
+
+#[test]
 fn public_forms_are_rate_limited_per_address_and_replays_do_not_count() {
     let app = TestApp::start_with(&[("registration_rate_limit_per_hour", "3")]);
     let body = form(&id("510402", 111));
@@ -352,6 +391,22 @@ fn staff_correct_fields_with_a_reason_and_resolve_conflicts_in_their_region() {
         .unwrap();
     assert_eq!(prov.get::<String>("origin").unwrap(), "staff:staff-east");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'person.correct'"), 1);
+
+    // A wrong number is removed, not replaced: the field is empty, its provenance names the staff
+    // member, the record is incomplete again, and identity fields cannot be emptied.
+    let clear = json!({"clear": ["phone"], "reason": "号码为他人所有，本人无手机"});
+    let reply = app.send_json("PATCH", &path, Some("staff-east"), &clear);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["updated_fields"], json!(["phone"]));
+    assert_eq!(reply.json()["missing_fields"], json!(["phone"]));
+    let view = app.call("GET", &path, Some("staff-east"), &[], None).json();
+    let phone = view["fields"].as_array().unwrap().iter().find(|f| f["field"] == "phone").unwrap().clone();
+    assert_eq!(phone["value"], Value::Null, "{phone}");
+    assert_eq!(phone["provenance"]["origin"], "staff:staff-east", "{phone}");
+    let refused = app.send_json("PATCH", &path, Some("staff-east"), &json!({"clear": ["name"], "reason": "x"}));
+    assert_eq!(refused.status, 422);
+    assert!(error_codes(&refused).contains(&("clear".to_string(), "required".to_string())), "{}", refused.text());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'person.correct'"), 2);
 
     let conflict_id = count(&app, "SELECT id FROM conflicts WHERE status = 'open'");
     let resolve = format!("{path}/conflicts/{conflict_id}/resolve");

@@ -246,6 +246,11 @@ pub fn scheduled(env: &Env, timestamp: u64) -> anyhow::Result<()> {
     if report.run.rows > 0 || !report.run.batches.is_empty() || report.feeds.iter().any(|f| f.outcome == "queued") {
         audit::record_system(env.sql, env.now, audit::SYSTEM_CRON, audit::INTAKE_RUN, &run_detail(&report))?;
     }
+    // Idempotency keys past their retention are released (registrations keep them 24 h).
+    let released = crate::idempotency::release_expired(env.sql, env.now)?;
+    if released > 0 {
+        println!("released {released} idempotency keys past their retention");
+    }
     // Today's figures for the trend (rewritten only when the data changed since the last tick).
     if let Err(e) = super::stats::scheduled_snapshot(env) {
         eprintln!("daily statistics snapshot failed: {}", crate::redact::redact_log(&format!("{e:#}")));

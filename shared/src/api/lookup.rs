@@ -76,12 +76,18 @@ const FIND_PERSON: &str = "SELECT p.name, p.registered, p.updated_at, e.scheme, 
     FROM persons p LEFT JOIN enrollments e ON e.id_number = p.id_number
     WHERE p.id_number = ? ORDER BY e.scheme";
 
+/// Public status reads (a lookup, a receipt) share one budget per client address
+/// (`lookup_rate_limit_per_minute`), so trying many IDs or receipts from one place is throttled.
+pub(crate) fn throttle_public_read(env: &Env, req: &Request) -> Result<(), ApiError> {
+    let max = env.var_or("lookup_rate_limit_per_minute", "").trim().parse().unwrap_or(DEFAULT_LOOKUPS_PER_MINUTE);
+    ratelimit::check(env.kv, "lookup", ratelimit::client_key(req.client_ip.as_deref()), Limit::per_minute(max), env.now)
+}
+
 /// `GET /api/v1/lookup?id_number=&name=`: the masked status of the person with this ID, if the
 /// name matches after normalisation (spacing, full-width forms, the middle dots of minority
 /// names).
 fn lookup(env: &Env, req: &Request) -> ApiResult {
-    let max = env.var_or("lookup_rate_limit_per_minute", "").trim().parse().unwrap_or(DEFAULT_LOOKUPS_PER_MINUTE);
-    ratelimit::check(env.kv, "lookup", ratelimit::client_key(req.client_ip.as_deref()), Limit::per_minute(max), env.now)?;
+    throttle_public_read(env, req)?;
 
     let id = CitizenId::parse(&req.query_param("id_number").unwrap_or_default());
     let name = req.query_param("name").unwrap_or_default();

@@ -42,7 +42,9 @@ pub const AUDIT_RESOLVE: &str = "conflict.resolve";
 pub const AUDIT_REGIONS: &str = "regions.load";
 
 const INSERT_REGISTRATION: &str = "INSERT INTO registrations
-    (receipt_id, id_number, source, actor, idempotency_key, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    (receipt_id, id_number, source, actor, idempotency_key, fingerprint, response, body, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const SELECT_RECEIPT: &str = "SELECT id_number, response FROM registrations WHERE receipt_id = ?";
 const RESOLVE_CONFLICT: &str = "UPDATE conflicts SET status = 'resolved', resolved_at = ?, resolved_by = ?,
     resolved_value = ?, reason = ?, updated_at = ? WHERE id = ? AND id_number = ? AND status = 'open'";
 
@@ -57,6 +59,11 @@ pub fn route(env: &Env, req: &Request) -> ApiResult {
         ("GET", ["api", "v1", "registration", "health"]) => health(env, "registration"),
         ("POST", ["api", "v1", "registrations"]) => submit(env, req),
         (_, ["api", "v1", "registrations"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+        ("GET", ["api", "v1", "registrations", receipt_id]) => {
+            super::lookup::throttle_public_read(env, req)?;
+            receipt(env, receipt_id)
+        }
+        (_, ["api", "v1", "registrations", _]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
         // The full person view is the lookup issue's; it is served here because Spin routes by
         // path, and `/api/v1/persons/...` also carries the corrections (PATCH) of this component.
         ("GET", ["api", "v1", "persons", ..]) => super::persons::view(env, req),
@@ -146,10 +153,9 @@ fn submit(env: &Env, req: &Request) -> ApiResult {
         })?),
     };
     if let Some(key) = &key {
-        match idempotency::check(env.kv, key, &fingerprint, env.now)? {
+        match idempotency::check(env.sql, key, &fingerprint, env.now)? {
             Prior::Fresh => {}
-            Prior::Replay(stored) => return Ok(Response::with_body(200, "application/json; charset=utf-8", stored)),
-            Prior::Mismatch => return Err(key_reused()),
+            prior => return answer_again(env, prior),
         }
     }
     if source == Source::SelfReport {
@@ -169,48 +175,94 @@ fn submit(env: &Env, req: &Request) -> ApiResult {
     let provenance = Provenance { source, origin: Origin::Receipt(receipt_id.clone()), at: env.now };
     let observation = registration.into_observation(provenance);
     let stored_body = body.to_string();
-    let outcome = env
-        .sql
-        .transaction(|tx| {
-            tx.exec(
-                INSERT_REGISTRATION,
-                &[
-                    receipt_id.as_str().into(),
-                    id.as_str().into(),
-                    source.code().into(),
-                    principal.actor().into(),
-                    key.as_ref().map(|k| k.as_str()).into(),
-                    stored_body.into(),
-                    store::timestamp(env.now).into(),
-                ],
-            )?;
-            let current = store::load_person(tx, &id)?;
-            let outcome = merge_by_precedence(current.as_ref(), &observation);
-            save(tx, &outcome, env.now)?;
-            let detail = json!({
-                "receipt_id": receipt_id,
-                "source": source.code(),
-                "changed_fields": outcome.changed_fields,
-                "conflicts_opened": outcome.conflicts_opened,
-            });
-            audit::record(tx, env.now, &principal, AUDIT_SUBMIT, Some(&id), &detail)?;
-            Ok(outcome)
-        })
-        .map_err(|e: StorageError| if e.is_constraint() && key.is_some() { key_reused() } else { e.into() })?;
+    let written = env.sql.transaction(|tx| {
+        // Checked again where no concurrent request can slip in: an identical request that
+        // committed since the check above is answered as a replay, not registered twice.
+        if let Some(key) = &key {
+            match idempotency::claim(tx, key, &fingerprint, env.now)? {
+                Prior::Fresh => {}
+                prior => return Ok(Err(prior)),
+            }
+        }
+        let current = store::load_person(tx, &id)?;
+        let outcome = merge_by_precedence(current.as_ref(), &observation);
+        save(tx, &outcome, env.now)?;
+        let detail = json!({
+            "receipt_id": receipt_id,
+            "source": source.code(),
+            "changed_fields": outcome.changed_fields,
+            "conflicts_opened": outcome.conflicts_opened,
+        });
+        audit::record(tx, env.now, &principal, AUDIT_SUBMIT, Some(&id), &detail)?;
+        let conflicts: Vec<Field> = outcome.conflicts_opened.iter().chain(&outcome.conflicts_updated).copied().collect();
+        let response = receipt_body(&receipt_id, &outcome.person, &conflicts);
+        tx.exec(
+            INSERT_REGISTRATION,
+            &[
+                receipt_id.as_str().into(),
+                id.as_str().into(),
+                source.code().into(),
+                principal.actor().into(),
+                key.as_ref().map(|k| k.as_str()).into(),
+                key.as_ref().map(|_| fingerprint.as_str()).into(),
+                response.to_string().into(),
+                stored_body.into(),
+                store::timestamp(env.now).into(),
+            ],
+        )?;
+        Ok::<_, StorageError>(Ok(response))
+    })?;
+    match written {
+        Ok(response) => {
+            Ok(Response::json(201, &response).header("location", format!("/api/v1/registrations/{receipt_id}")))
+        }
+        Err(prior) => answer_again(env, prior),
+    }
+}
 
-    let person = &outcome.person;
-    let response = json!({
+/// The answer to a request whose key was used before: the first answer again (200), or 409 when
+/// the key came with another body.
+fn answer_again(env: &Env, prior: Prior) -> ApiResult {
+    match prior {
+        Prior::Replay { receipt_id, response: Some(stored) } => Ok(Response::with_body(200, "application/json; charset=utf-8", stored)
+            .header("location", format!("/api/v1/registrations/{receipt_id}"))),
+        Prior::Replay { receipt_id, response: None } => {
+            let mut reply = receipt(env, &receipt_id)?;
+            reply.status = 200;
+            Ok(reply)
+        }
+        Prior::Mismatch => Err(key_reused()),
+        Prior::Fresh => unreachable!("a fresh key is registered, not answered again"),
+    }
+}
+
+/// `GET /api/v1/registrations/{receipt_id}` (the submit response's `Location`): the receipt as it
+/// was given. Anyone holding the receipt number may read it, as they could read the paper slip;
+/// it shows only the masked summary, and reads share the public lookup budget per address.
+fn receipt(env: &Env, receipt_id: &str) -> ApiResult {
+    let row = env
+        .sql
+        .query_one(SELECT_RECEIPT, &[receipt_id.into()])?
+        .ok_or_else(|| ApiError::NotFound { code: "receipt_not_found", message: "没有这个回执号".into() })?;
+    if let Some(stored) = row.get::<Option<String>>(1)? {
+        return Ok(Response::with_body(200, "application/json; charset=utf-8", stored.into_bytes()));
+    }
+    // Registered before responses were kept: the receipt as it would read now.
+    let id = CitizenId::parse(&row.get::<String>(0)?).map_err(|_| StorageError::Corrupt("registrations.id_number".into()))?.value;
+    let person = store::load_person(env.sql, &id)?.ok_or_else(ApiError::not_found)?;
+    Ok(Response::json(200, &receipt_body(receipt_id, &person, &[])))
+}
+
+/// What a registration answers: the receipt, the masked person, whether the record is complete
+/// and what is missing, and the conflicts the form opened or joined.
+fn receipt_body(receipt_id: &str, person: &Person, conflicts: &[Field]) -> Value {
+    json!({
         "receipt_id": receipt_id,
         "person": masked_summary(person),
         "complete": missing_fields(person).is_empty(),
         "missing_fields": missing_fields(person),
-        "conflicts": outcome.conflicts_opened.iter().chain(&outcome.conflicts_updated).collect::<Vec<_>>(),
-    });
-    let response = Response::json(201, &response);
-    if let Some(key) = &key {
-        idempotency::remember(env.kv, key, &fingerprint, &response.body, env.now)?;
-    }
-    Ok(response.header("location", format!("/api/v1/registrations/{receipt_id}")))
+        "conflicts": conflicts,
+    })
 }
 
 fn key_reused() -> ApiError {
@@ -288,7 +340,7 @@ fn correct(env: &Env, req: &Request, id_text: &str) -> ApiResult {
     let outcome = changed(person, fields.clone());
     env.sql.transaction(|tx| {
         store::save_outcome(tx, &outcome, env.now)?;
-        let detail = json!({"fields": fields, "reason": correction.reason});
+        let detail = json!({"fields": fields, "cleared": correction.cleared, "reason": correction.reason});
         audit::record(tx, env.now, &principal, AUDIT_CORRECT, Some(&outcome.person.id), &detail)
     })?;
     let p = &outcome.person;

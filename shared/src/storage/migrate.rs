@@ -69,6 +69,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0008_intake_chunks.sql"),
         transactional: true,
     },
+    Migration {
+        version: 11,
+        name: "idempotency_in_registrations",
+        sql: include_str!("migrations/0011_idempotency_in_registrations.sql"),
+        transactional: true,
+    },
 ];
 
 /// Per-connection settings (not stored in the file, unlike WAL mode): every backend runs these,
