@@ -1,6 +1,6 @@
 //! Persisting merged persons: load a [`Person`] with its current provenance, enrollments and open
-//! conflicts; save a [`MergeOutcome`] (person row with its precomputed figure columns, provenance
-//! history, enrollments, conflicts) inside the caller's transaction. Intake and registration both
+//! conflicts; save a [`MergeOutcome`] (person row with its precomputed figure columns and current
+//! provenance, the change history, enrollments, conflicts) inside the caller's transaction. Intake and registration both
 //! go through here, so the `persons` row always agrees with `merge` and `completeness`.
 
 use crate::codes::{EmploymentStatus, EnrollmentStatus, Ethnicity, Flag, Gender, PersonStatus, Scheme, Source, UninsuredReason};
@@ -22,12 +22,8 @@ use std::fmt::Write as _;
 const SELECT_PERSON: &str = "SELECT id_number, name, gender, ethnicity, birth_date, hukou_address, hukou_region,
     residence_address, residence_region, phone, employment_status, employer_name, employer_credit_code,
     person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
-    flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form
+    flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form, provenance
     FROM persons WHERE id_number = ?";
-
-/// The current winner's provenance of each field.
-const SELECT_CURRENT_PROVENANCE: &str =
-    "SELECT field, source, origin, observed_at FROM field_provenance WHERE id_number = ? AND is_current = 1";
 
 /// A person's enrollments, one per scheme.
 const SELECT_ENROLLMENTS: &str = "SELECT scheme, status, since, region, employer_credit_code, source, origin, observed_at
@@ -41,12 +37,8 @@ const SELECT_OPEN_CONFLICTS: &str =
 const SELECT_PERSONS_IN: &str = "SELECT id_number, name, gender, ethnicity, birth_date, hukou_address, hukou_region,
     residence_address, residence_region, phone, employment_status, employer_name, employer_credit_code,
     person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
-    flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form
+    flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form, provenance
     FROM persons WHERE id_number IN (SELECT value FROM json_each(?1))";
-
-/// [`SELECT_CURRENT_PROVENANCE`] for a JSON array of IDs.
-const SELECT_CURRENT_PROVENANCE_IN: &str = "SELECT id_number, field, source, origin, observed_at FROM field_provenance
-    WHERE is_current = 1 AND id_number IN (SELECT value FROM json_each(?1))";
 
 /// [`SELECT_ENROLLMENTS`] for a JSON array of IDs.
 const SELECT_ENROLLMENTS_IN: &str = "SELECT id_number, scheme, status, since, region, employer_credit_code, source,
@@ -62,11 +54,12 @@ const UPSERT_PERSONS: &str = "INSERT INTO persons (id_number, name, name_key, ge
     residence_address, residence_region, phone, employment_status, employer_name, employer_credit_code,
     person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
     flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form, region_hukou,
-    region_residence, registered, complete, missing_fields, created_at, updated_at)
+    region_residence, registered, complete, missing_fields, provenance, created_at, updated_at)
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->>
     7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14,
     value ->> 15, value ->> 16, value ->> 17, value ->> 18, value ->> 19, value ->> 20, value ->> 21,
-    value ->> 22, value ->> 23, value ->> 24, value ->> 25, value ->> 26, value ->> 27, value ->> 28, ?2, ?2
+    value ->> 22, value ->> 23, value ->> 24, value ->> 25, value ->> 26, value ->> 27, value ->> 28,
+    value -> 29, ?2, ?2
     FROM json_each(?1) WHERE true
     ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, name_key = excluded.name_key,
     gender = excluded.gender, ethnicity = excluded.ethnicity, birth_date = excluded.birth_date,
@@ -81,18 +74,13 @@ const UPSERT_PERSONS: &str = "INSERT INTO persons (id_number, name, name_key, ge
     flag_deceased = excluded.flag_deceased, via_form = excluded.via_form,
     region_hukou = excluded.region_hukou, region_residence = excluded.region_residence,
     registered = excluded.registered, complete = excluded.complete,
-    missing_fields = excluded.missing_fields, updated_at = excluded.updated_at";
+    missing_fields = excluded.missing_fields, provenance = excluded.provenance, updated_at = excluded.updated_at";
 
-/// Retire the current provenance rows of `[id_number, field]` pairs before new winners arrive.
-const RETIRE_PROVENANCE_MANY: &str = "UPDATE field_provenance SET is_current = 0 WHERE id IN (
-    SELECT fp.id FROM json_each(?1) j JOIN field_provenance fp
-    ON fp.id_number = j.value ->> 0 AND fp.field = j.value ->> 1 AND fp.is_current = 1)";
-
-/// Record fields' new winners, in array order (`?2` is the time recorded).
-const INSERT_PROVENANCE_MANY: &str = "INSERT INTO field_provenance
-    (id_number, field, value, source, origin, observed_at, recorded_at, is_current)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?2, value ->> 6
-    FROM json_each(?1)";
+/// Record change-history rows `[id_number, source, origin, observed_at, [[field, value], ...]]`,
+/// in array order (`?2` is the time recorded).
+const INSERT_HISTORY_MANY: &str = "INSERT INTO person_history
+    (id_number, source, origin, observed_at, recorded_at, changes)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2, value -> 4 FROM json_each(?1)";
 
 /// Insert or replace enrollments (`?2` is the time).
 const UPSERT_ENROLLMENTS_MANY: &str = "INSERT INTO enrollments
@@ -184,9 +172,6 @@ pub fn load_person(db: &dyn Sql, id: &CitizenId) -> Result<Option<Person>, Stora
     let rows = db.execute(SELECT_PERSON, &key)?;
     let Some(r) = rows.first() else { return Ok(None) };
     let mut p = person_from_row(&r, *id)?;
-    for row in db.execute(SELECT_CURRENT_PROVENANCE, &key)?.iter() {
-        add_provenance(&mut p, &row)?;
-    }
     for row in db.execute(SELECT_ENROLLMENTS, &key)?.iter() {
         add_enrollment(&mut p, &row)?;
     }
@@ -221,7 +206,6 @@ pub fn load_persons(db: &dyn Sql, ids: &[CitizenId]) -> Result<HashMap<CitizenId
         }
         Ok(())
     };
-    each(SELECT_CURRENT_PROVENANCE_IN, add_provenance)?;
     each(SELECT_ENROLLMENTS_IN, add_enrollment)?;
     each(SELECT_OPEN_CONFLICTS_IN, add_conflict)?;
     Ok(persons)
@@ -268,14 +252,54 @@ fn person_from_row(r: &Row<'_>, id: CitizenId) -> Result<Person, StorageError> {
         }
     }
     p.via_form = r.get("via_form")?;
+    p.provenance = parse_current_provenance(&r.get::<String>("provenance")?)?;
     Ok(p)
 }
 
-/// A current `field_provenance` row onto its person.
-fn add_provenance(p: &mut Person, row: &Row<'_>) -> Result<(), StorageError> {
-    let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
-    p.provenance.insert(field, provenance_from(row)?);
-    Ok(())
+/// One saying in `persons.provenance`: source, origin, observed_at and the fields it won.
+type StoredSaying = (String, String, String, Vec<String>);
+
+/// The current winners of `persons.provenance` (see migration 0009).
+fn parse_current_provenance(text: &str) -> Result<BTreeMap<Field, Provenance>, StorageError> {
+    let sayings: Vec<StoredSaying> =
+        serde_json::from_str(text).map_err(|_| StorageError::Corrupt("column provenance".into()))?;
+    let mut current = BTreeMap::new();
+    for (source, origin, observed_at, fields) in sayings {
+        let provenance = Provenance {
+            source: Source::parse(&source).map_err(corrupt("provenance"))?,
+            origin: Origin::parse(&origin).map_err(corrupt("provenance"))?,
+            at: parse_time(&observed_at, "provenance")?,
+        };
+        for field in fields {
+            current.insert(Field::parse(&field).map_err(corrupt("provenance"))?, provenance.clone());
+        }
+    }
+    Ok(current)
+}
+
+/// `persons.provenance` of a person: the fields grouped by the saying that won them, in field order
+/// of each saying's first field (a person's ten fields usually come from two or three sayings).
+fn current_provenance_json(p: &Person) -> String {
+    let mut groups: Vec<(&Provenance, Vec<Field>)> = Vec::new();
+    for (field, provenance) in &p.provenance {
+        match groups.iter_mut().find(|(g, _)| *g == provenance) {
+            Some((_, fields)) => fields.push(*field),
+            None => groups.push((provenance, vec![*field])),
+        }
+    }
+    let mut out = JsonRows::rows();
+    for (provenance, fields) in groups {
+        out.row();
+        out.text(Some(provenance.source.code()));
+        out.display(&provenance.origin);
+        out.text(Some(&timestamp(provenance.at)));
+        let mut list = JsonRows::list();
+        for field in fields {
+            list.text(Some(field.as_str()));
+        }
+        out.raw(&list.finish());
+    }
+    out.finish()
 }
 
 /// An `enrollments` row onto its person (rows come in scheme order).
@@ -318,8 +342,9 @@ fn region_column(p: &Person, by: Attribution) -> String {
 }
 
 /// Saves what a merge changed, in the caller's transaction: the person row (with the attributed
-/// regions and the registered/complete/missing_fields columns recomputed), a provenance row per
-/// changed field, changed enrollments, opened or updated conflicts, and the data version.
+/// regions, the registered/complete/missing_fields columns and the current provenance recomputed),
+/// a change-history row with the changed fields, changed enrollments, opened or updated
+/// conflicts, and the data version.
 /// Does nothing when the merge changed nothing.
 pub fn save_outcome(db: &dyn Sql, outcome: &MergeOutcome, now: DateTime<Utc>) -> Result<(), StorageError> {
     let mut writes = PendingWrites::default();
@@ -330,25 +355,25 @@ pub fn save_outcome(db: &dyn Sql, outcome: &MergeOutcome, now: DateTime<Utc>) ->
     bump_data_version(db)
 }
 
-/// One provenance row to write: a field's new winner as a merge set it.
+/// One change-history row to write: the fields one saying set on one person, with their values.
 #[derive(Debug)]
-struct ProvenanceEntry {
+struct HistoryEntry {
     id: CitizenId,
-    field: Field,
-    value: Option<String>,
     provenance: Provenance,
+    changes: Vec<(Field, Option<String>)>,
 }
 
 /// What a run of merges changed (an intake chunk's rows, in file order), written at the end with
 /// a few set-based statements instead of a dozen per row. The result is the same as
-/// [`save_outcome`] after each merge: every changed field gets its provenance row in order (the
-/// last one per field current), and persons, enrollments and conflicts get their final state.
+/// [`save_outcome`] after each merge: every merge's changed fields get their history row in
+/// order, and persons (with their current provenance), enrollments and conflicts get their
+/// final state.
 #[derive(Debug, Default)]
 pub struct PendingWrites {
     /// Persons to write in first-touch order, with whether each was stored before.
     persons: Vec<(CitizenId, bool)>,
     person_seen: HashSet<CitizenId>,
-    provenance: Vec<ProvenanceEntry>,
+    history: Vec<HistoryEntry>,
     enrollments: Vec<(CitizenId, Scheme)>,
     enrollment_seen: HashSet<(CitizenId, Scheme)>,
     conflicts: Vec<(CitizenId, Field)>,
@@ -366,9 +391,15 @@ impl PendingWrites {
         if self.person_seen.insert(p.id) {
             self.persons.push((p.id, !outcome.is_new));
         }
+        // One history row per saying that set fields in this merge (in practice the merge's).
+        let first = self.history.len();
         for field in &outcome.changed_fields {
             let Some(prov) = p.provenance.get(field) else { continue };
-            self.provenance.push(ProvenanceEntry { id: p.id, field: *field, value: p.field_text(*field), provenance: prov.clone() });
+            let change = (*field, p.field_text(*field));
+            match self.history[first..].iter_mut().find(|h| h.provenance == *prov) {
+                Some(h) => h.changes.push(change),
+                None => self.history.push(HistoryEntry { id: p.id, provenance: prov.clone(), changes: vec![change] }),
+            }
         }
         for scheme in &outcome.changed_enrollments {
             if self.enrollment_seen.insert((p.id, *scheme)) {
@@ -414,37 +445,24 @@ impl PendingWrites {
             db.exec(UPSERT_PERSONS, &[rows.finish().into(), now_text.as_str().into()])?;
         }
 
-        // Retire the stored current rows of the fields that get a new winner (only persons stored
-        // before can have any), then insert the new rows in merge order, the last one per
-        // field current.
-        let mut retire = JsonRows::rows();
-        let mut retired = HashSet::new();
-        let mut last = HashMap::with_capacity(self.provenance.len());
-        let existed: HashSet<&CitizenId> = self.persons.iter().filter(|(_, e)| *e).map(|(id, _)| id).collect();
-        for (i, e) in self.provenance.iter().enumerate() {
-            last.insert((e.id, e.field), i);
-            if existed.contains(&e.id) && retired.insert((e.id, e.field)) {
-                retire.row();
-                retire.text(Some(e.id.as_str()));
-                retire.text(Some(e.field.as_str()));
-            }
-        }
-        if !retire.is_empty() {
-            db.exec(RETIRE_PROVENANCE_MANY, &[retire.finish().into()])?;
-        }
-        if !self.provenance.is_empty() {
+        // The change history, in merge order.
+        if !self.history.is_empty() {
             let mut rows = JsonRows::rows();
-            for (i, e) in self.provenance.iter().enumerate() {
+            for e in &self.history {
                 rows.row();
                 rows.text(Some(e.id.as_str()));
-                rows.text(Some(e.field.as_str()));
-                rows.text(e.value.as_deref());
                 rows.text(Some(e.provenance.source.code()));
                 rows.display(&e.provenance.origin);
                 rows.text(Some(&timestamp(e.provenance.at)));
-                rows.int(i64::from(last.get(&(e.id, e.field)) == Some(&i)));
+                let mut changes = JsonRows::rows();
+                for (field, value) in &e.changes {
+                    changes.row();
+                    changes.text(Some(field.as_str()));
+                    changes.text(value.as_deref());
+                }
+                rows.raw(&changes.finish());
             }
-            db.exec(INSERT_PROVENANCE_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
+            db.exec(INSERT_HISTORY_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
         }
 
         let mut rows = JsonRows::rows();
@@ -521,6 +539,7 @@ fn person_row(rows: &mut JsonRows, p: &Person) {
     let missing: Vec<&str> = missing_fields(p).iter().map(|f| f.as_str()).collect();
     rows.int(i64::from(missing.is_empty()));
     rows.text(Some(&missing.join(",")));
+    rows.raw(&current_provenance_json(p));
 }
 
 /// Rows of values as one JSON array of arrays (or one flat array): the single parameter of the
@@ -583,6 +602,12 @@ impl JsonRows {
                 self.buf.push('"');
             }
         }
+    }
+
+    /// A JSON value as it is (an array built with another [`JsonRows`]).
+    pub fn raw(&mut self, json: &str) {
+        self.separate();
+        self.buf.push_str(json);
     }
 
     /// A value written through `Display`, as text.
@@ -694,12 +719,17 @@ pub type FieldHistory = BTreeMap<Field, Vec<(Option<String>, Provenance)>>;
 
 /// Every field's provenance history for one person, oldest first (the staff person view).
 pub fn provenance_history(db: &dyn Sql, id: &CitizenId) -> Result<FieldHistory, StorageError> {
-    const SELECT_HISTORY: &str = "SELECT field, value, source, origin, observed_at FROM field_provenance
+    const SELECT_HISTORY: &str = "SELECT source, origin, observed_at, changes FROM person_history
         WHERE id_number = ? ORDER BY id";
     let mut history = FieldHistory::new();
     for row in db.execute(SELECT_HISTORY, &[id.as_str().into()])?.iter() {
-        let field = Field::parse(&row.get::<String>("field")?).map_err(corrupt("field"))?;
-        history.entry(field).or_default().push((row.get("value")?, provenance_from(&row)?));
+        let provenance = provenance_from(&row)?;
+        let changes: Vec<(String, Option<String>)> = serde_json::from_str(&row.get::<String>("changes")?)
+            .map_err(|_| StorageError::Corrupt("column changes".into()))?;
+        for (field, value) in changes {
+            let field = Field::parse(&field).map_err(corrupt("changes"))?;
+            history.entry(field).or_default().push((value, provenance.clone()));
+        }
     }
     Ok(history)
 }
@@ -790,7 +820,7 @@ mod tests {
     }
 
     #[test]
-    fn provenance_keeps_history_and_one_current_row() {
+    fn provenance_keeps_history_and_the_current_winner() {
         let db = NativeSql::open_in_memory().unwrap();
         let phone = |s: &str| Some(Phone::parse(s).unwrap().value);
         let mut a = obs(Source::Survey, 1);
@@ -802,12 +832,69 @@ mod tests {
         let history = provenance_history(&db, &id()).unwrap();
         let phones: Vec<_> = history[&Field::Phone].iter().map(|(v, p)| (v.clone().unwrap(), p.source)).collect();
         assert_eq!(phones, vec![("13800000001".into(), Source::Survey), ("13800000002".into(), Source::SelfReport)]);
-        let current = db
-            .execute("SELECT COUNT(*) FROM field_provenance WHERE field = 'phone' AND is_current = 1", &[])
-            .unwrap()
-            .scalar::<i64>()
+        let current = load_person(&db, &id()).unwrap().unwrap();
+        assert_eq!(current.provenance[&Field::Phone].source, Source::SelfReport);
+        assert_eq!(current.provenance[&Field::Phone].origin, Origin::Batch("b2".into()));
+        // One history row per save, not per field.
+        let saves = db.execute("SELECT COUNT(*) FROM person_history", &[]).unwrap().scalar::<i64>().unwrap();
+        assert_eq!(saves, Some(2));
+    }
+
+    /// A database of the schema before migration 0009 (per-field provenance rows) with what the
+    /// old code wrote: the migration must give the same current provenance and history.
+    #[test]
+    fn migration_0009_carries_field_provenance_over() {
+        let db = NativeSql::open_in_memory_unmigrated().unwrap();
+        // The schema as it was before 0009, recorded as applied.
+        db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)", &[]).unwrap();
+        for m in crate::storage::MIGRATIONS.iter().filter(|m| m.version <= 8) {
+            for statement in crate::storage::split_statements(m.sql) {
+                db.exec(&statement, &[]).unwrap();
+            }
+            db.exec("INSERT INTO schema_migrations VALUES (?, ?, 'x')", &[m.version.into(), m.name.into()]).unwrap();
+        }
+        let person = id().as_str().to_owned();
+        let other = CitizenId::from_parts("510402", NaiveDate::from_ymd_opt(1970, 2, 3).unwrap(), 19);
+        for p in [person.as_str(), other.as_str()] {
+            db.exec(
+                "INSERT INTO persons (id_number, name, phone, region_hukou, region_residence, created_at, updated_at)
+                 VALUES (?, '王建国', '13800000002', '510402', '510402', 'x', 'x')",
+                &[p.into()],
+            )
             .unwrap();
-        assert_eq!(current, Some(1));
+        }
+        // Save 1 (batch b1): name and phone; save 2 (receipt r1): phone; save 3 (b1 again, a
+        // later row of the file): name; the other person's save interleaved.
+        let rows: &[(&str, &str, &str, &str, &str, &str, &str, i64)] = &[
+            (&person, "name", "王建国", "public_security", "batch:b1", "2024-03-01T09:00:00.000Z", "2024-03-01T10:00:00.000Z", 0),
+            (&person, "phone", "13800000001", "public_security", "batch:b1", "2024-03-01T09:00:00.000Z", "2024-03-01T10:00:00.000Z", 0),
+            (other.as_str(), "name", "王建国", "public_security", "batch:b1", "2024-03-01T09:00:00.000Z", "2024-03-01T10:00:00.000Z", 1),
+            (&person, "phone", "13800000002", "self", "receipt:r1", "2024-03-02T09:00:00.000Z", "2024-03-02T09:00:00.000Z", 1),
+            (&person, "name", "王建国", "public_security", "batch:b1", "2024-03-01T09:00:00.001Z", "2024-03-03T10:00:00.000Z", 1),
+        ];
+        for (p, field, value, source, origin, observed, recorded, current) in rows {
+            db.exec(
+                "INSERT INTO field_provenance (id_number, field, value, source, origin, observed_at, recorded_at, is_current)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &[(*p).into(), (*field).into(), (*value).into(), (*source).into(), (*origin).into(), (*observed).into(), (*recorded).into(), (*current).into()],
+            )
+            .unwrap();
+        }
+        assert!(crate::storage::migrate(&db).unwrap() > 0);
+
+        let loaded = load_person(&db, &id()).unwrap().unwrap();
+        assert_eq!(loaded.provenance.len(), 2);
+        assert_eq!(loaded.provenance[&Field::Phone], Provenance { source: Source::SelfReport, origin: Origin::Receipt("r1".into()), at: parse_time("2024-03-02T09:00:00Z", "t").unwrap() });
+        assert_eq!(loaded.provenance[&Field::Name].at, parse_time("2024-03-01T09:00:00.001Z", "t").unwrap());
+        let history = provenance_history(&db, &id()).unwrap();
+        let phones: Vec<_> = history[&Field::Phone].iter().map(|(v, p)| (v.clone().unwrap(), p.origin.to_string())).collect();
+        assert_eq!(phones, vec![("13800000001".into(), "batch:b1".into()), ("13800000002".into(), "receipt:r1".into())]);
+        assert_eq!(history[&Field::Name].len(), 2);
+        let saves: Vec<String> = db.execute("SELECT changes FROM person_history WHERE id_number = ? ORDER BY id", &[person.as_str().into()]).unwrap().column(0).unwrap();
+        assert_eq!(saves, vec![r#"[["name","王建国"],["phone","13800000001"]]"#, r#"[["phone","13800000002"]]"#, r#"[["name","王建国"]]"#]);
+        assert_eq!(load_person(&db, &other).unwrap().unwrap().provenance.len(), 1);
+        let tables: Vec<String> = db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'field_provenance%'", &[]).unwrap().column(0).unwrap();
+        assert!(tables.is_empty(), "{tables:?}");
     }
 
     #[test]
@@ -841,8 +928,8 @@ mod tests {
         let mut out = Vec::new();
         for q in [
             "SELECT id_number, name, name_key, gender, birth_date, hukou_address, phone, region_hukou, region_residence,
-                registered, complete, missing_fields FROM persons ORDER BY id_number",
-            "SELECT id_number, field, value, source, origin, observed_at, is_current FROM field_provenance ORDER BY id",
+                registered, complete, missing_fields, provenance FROM persons ORDER BY id_number",
+            "SELECT id_number, source, origin, observed_at, changes FROM person_history ORDER BY id",
             "SELECT id_number, scheme, status, source, origin FROM enrollments ORDER BY id_number, scheme",
             "SELECT id_number, field, status, candidates, opened_at FROM conflicts ORDER BY id",
         ] {

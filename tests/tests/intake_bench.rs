@@ -59,7 +59,7 @@ fn native(files: &[PathBuf], budget: Duration) -> Figures {
     for path in files {
         let bytes = std::fs::read(path).unwrap();
         let upload =
-            Upload { source: Source::PublicSecurity, file_name: None, sheet: None, uploaded_by: "bench", bytes: &bytes };
+            Upload { source: Source::PublicSecurity, file_name: None, sheet: None, uploaded_by: "bench", bytes: &bytes, limits: Default::default() };
         assert!(matches!(queue_file(&db, &upload, chrono::Utc::now()).unwrap(), Queued::New(_)));
     }
     f.upload_seconds = started.elapsed().as_secs_f64();

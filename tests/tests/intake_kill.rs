@@ -98,7 +98,9 @@ fn dump(state: &Path) -> Vec<String> {
             residence_region, phone, employment_status, employer_name, employer_credit_code, person_status,
             person_status_date, flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, region_hukou,
             region_residence, registered, complete, missing_fields FROM persons ORDER BY id_number",
-        "SELECT id_number, field, value, source, origin, is_current FROM field_provenance ORDER BY id_number, field, id",
+        "SELECT p.id_number, s.value ->> 0, s.value ->> 1, s.value -> 3 FROM persons p, json_each(p.provenance) s
+            ORDER BY p.id_number, s.key",
+        "SELECT id_number, source, origin, changes FROM person_history ORDER BY id_number, id",
         "SELECT id_number, scheme, status, since, region, source FROM enrollments ORDER BY id_number, scheme",
         "SELECT id_number, field, status FROM conflicts ORDER BY id_number, field",
         "SELECT batch_id, line, column_name, reason, message FROM batch_row_errors ORDER BY batch_id, line",

@@ -140,3 +140,195 @@ fn one_client_enumerating_ids_through_the_lookup_is_throttled() {
     let r = app.get("/api/v1/lookup?id_number=1&name=x");
     assert_eq!(r.status, 429);
 }
+
+/// The department token of a source.
+fn department_token(source: &str) -> &'static str {
+    canbao_tests::TEST_TOKENS.iter().find(|(_, role, scope)| *role == "department" && *scope == source).map(|t| t.0).unwrap()
+}
+
+fn upload_file(app: &TestApp, source: &str, name: &str, bytes: &[u8]) -> Reply {
+    let token = department_token(source);
+    app.call("POST", &format!("/api/v1/intake/{source}/files"), Some(token), &[("x-file-name", name)], Some(bytes))
+}
+
+fn db_count(app: &TestApp, sql: &str) -> i64 {
+    use canbao::storage::{Sql, SqlExt};
+    let db = canbao::storage::native::NativeSql::open(app.state_dir().join("sqlite_db.db")).unwrap();
+    db.execute(sql, &[]).unwrap().scalar::<i64>().unwrap().unwrap()
+}
+
+fn run_intake(app: &TestApp) {
+    while app.call("POST", "/api/v1/intake/run", Some("admin-token"), &[], None).json()["more"] == true {}
+}
+
+fn assert_failed_for(r: &Reply, code: &str, variable: &str, limit: &str) -> String {
+    assert_eq!(r.status, 202, "{}", r.text());
+    let body = r.json();
+    assert_eq!((body["status"].as_str(), body["error_code"].as_str()), (Some("failed"), Some(code)), "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains(variable) && message.contains(limit), "{body}");
+    body["batch_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_department_file_over_a_table_limit_fails_its_batch_and_applies_nothing() {
+    let city = canbao_gen::generate(&canbao_gen::CityConfig { people: 150, seed: 7, error_rate: 0.0, ..Default::default() }).unwrap();
+    let file = &city.files[0];
+    let source = file.source.code();
+    let csv = canbao::intake::decode::normalise(&file.csv_utf8, None, &|_| false).unwrap().csv;
+    let unlimited = canbao::intake::decode::TableLimits { max_rows: u64::MAX, max_columns: usize::MAX, max_field_bytes: usize::MAX };
+    let rows = canbao::intake::decode::scan(&csv, &unlimited).unwrap().rows;
+    let below = (rows - 1).to_string();
+    let mut app = TestApp::start_with(&[("intake_max_rows", &below), ("intake_max_columns", "30"), ("intake_max_field_bytes", "300")]);
+
+    // One row over: the CSV and the same table as a workbook fail at upload, naming the limit.
+    let id = assert_failed_for(&upload_file(&app, source, "ps.csv", &file.csv_utf8), "too_many_rows", "intake_max_rows", &below);
+    let report = app.get_as(department_token(source), &format!("/api/v1/intake/batches/{id}"));
+    assert_eq!(report.status, 200);
+    let report = report.json();
+    assert_eq!((report["status"].as_str(), report["error_code"].as_str()), (Some("failed"), Some("too_many_rows")), "{report}");
+    assert_failed_for(&upload_file(&app, source, "ps.xlsx", &file.xlsx), "too_many_rows", "intake_max_rows", &below);
+
+    // A line of 31 fields, and a field of 301 bytes (an address of 101 Chinese characters).
+    let text = String::from_utf8(csv.clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().take(4).map(String::from).collect();
+    let wide = format!("{}{}", lines[2], ",".repeat(31 - lines[2].split(',').count()));
+    let long = format!("{},x{}", lines[3], "街".repeat(100));
+    lines[2] = wide;
+    let r = upload_file(&app, source, "wide.csv", lines[..3].join("\n").as_bytes());
+    let id_wide = assert_failed_for(&r, "too_many_columns", "intake_max_columns", "30");
+    assert!(r.json()["error"].as_str().unwrap().contains("第 3 行"), "{}", r.text());
+    lines[3] = long;
+    let r = upload_file(&app, source, "long.csv", [lines[0].as_str(), lines[1].as_str(), lines[3].as_str()].join("\n").as_bytes());
+    assert_failed_for(&r, "field_too_long", "intake_max_field_bytes", "300");
+    assert!(r.json()["error"].as_str().unwrap().contains("301"), "{}", r.text());
+
+    // Nothing of them is stored or applied, however often intake runs.
+    run_intake(&app);
+    assert_eq!(db_count(&app, "SELECT COUNT(*) FROM persons"), 0);
+    assert_eq!(db_count(&app, "SELECT COUNT(*) FROM batch_parts"), 0);
+    assert_eq!(db_count(&app, "SELECT COUNT(*) FROM batches WHERE status = 'failed'"), 4);
+    // Uploaded again unchanged, a refused file is checked again: the same batch, failed again.
+    let again = upload_file(&app, source, "wide.csv", lines[..3].join("\n").as_bytes());
+    assert_eq!(assert_failed_for(&again, "too_many_columns", "intake_max_columns", "30"), id_wide);
+    assert_eq!(db_count(&app, "SELECT COUNT(*) FROM batches"), 4);
+
+    // With the row limit raised to the file's rows, the same bytes are checked again and queued
+    // under the same batch id, then processed.
+    app.set_var("intake_max_rows", &rows.to_string());
+    app.restart();
+    let r = upload_file(&app, source, "ps.csv", &file.csv_utf8);
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!((r.json()["batch_id"].as_str(), r.json()["status"].as_str()), (Some(id.as_str()), Some("queued")));
+    run_intake(&app);
+    let report = app.get_as(department_token(source), &format!("/api/v1/intake/batches/{id}")).json();
+    assert_eq!((report["status"].as_str(), report["rows_total"].as_u64()), (Some("done"), Some(rows)), "{report}");
+    assert!(report.get("error_code").is_none(), "{report}");
+    assert!(db_count(&app, "SELECT COUNT(*) FROM persons") > 0);
+}
+
+/// Writes a request head to the app over a raw connection (so that the test decides when, and
+/// whether, the body follows).
+fn raw_request(app: &TestApp, head: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let addr = app.url().trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    conn.write_all(head.as_bytes()).unwrap();
+    conn
+}
+
+/// Reads the status line and the JSON body of a reply that closes or declares its length.
+fn read_reply(conn: &mut std::net::TcpStream) -> (u16, serde_json::Value) {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match conn.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if !got.is_empty() => {
+                eprintln!("connection ended with {e}");
+                0
+            }
+            Err(e) => panic!("no reply: {e}"),
+        };
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let head = head.to_ascii_lowercase();
+            let length = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()));
+            let chunked = head.contains("transfer-encoding: chunked");
+            let whole = match length {
+                Some(l) => (body.len() >= l).then(|| body[..l].to_string()),
+                None if chunked => body.ends_with("0\r\n\r\n").then(|| dechunk(body)),
+                None => (n == 0).then(|| body.to_string()),
+            };
+            if let Some(body) = whole {
+                let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+                return (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")));
+            }
+        }
+        assert!(n > 0, "the connection closed before a whole reply: {text}");
+    }
+}
+
+/// The data of a chunked body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+#[test]
+fn a_body_announced_over_the_limit_is_refused_before_it_is_sent() {
+    let app = TestApp::start_with(&[("intake_max_upload_bytes", "4096")]);
+    // 300 MB announced, not one byte of it sent: the 413 must come anyway, and at once.
+    for (path, token, limit) in [("/api/v1/intake/hrss/files", "dept-hrss", 4096u64), ("/api/v1/registrations", "admin-token", 65_536)] {
+        let started = std::time::Instant::now();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\ncontent-type: text/csv\r\ncontent-length: 300000000\r\n\r\n"
+        );
+        let mut conn = raw_request(&app, &head);
+        let (status, body) = read_reply(&mut conn);
+        assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")), "{path}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(&limit.to_string()), "{body}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{path}: {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn a_chunked_body_is_cut_off_at_the_limit_while_it_is_read() {
+    use std::io::{Read, Write};
+    let app = TestApp::start_with(&[("intake_max_upload_bytes", "65536")]);
+    let head = "POST /api/v1/intake/hrss/files HTTP/1.1\r\nhost: test\r\nauthorization: Bearer dept-hrss\r\ncontent-type: text/csv\r\ntransfer-encoding: chunked\r\n\r\n";
+    let mut conn = raw_request(&app, head);
+    // Up to 300 MB in 64 KB chunks, watching for the reply between chunks.
+    let chunk = format!("{:x}\r\n{}\r\n", 65_536, "a".repeat(65_536));
+    let mut sent = 0u64;
+    let mut peek = [0u8; 1];
+    conn.set_nonblocking(true).unwrap();
+    while sent < 300_000_000 {
+        if matches!(conn.peek(&mut peek), Ok(n) if n > 0) {
+            break;
+        }
+        match conn.write_all(chunk.as_bytes()) {
+            Ok(()) => sent += 65_536,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(_) => break,
+        }
+    }
+    conn.set_nonblocking(false).unwrap();
+    let (status, body) = read_reply(&mut conn);
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")), "{body}");
+    // The server stopped reading soon after the limit: what was sent is the limit, what it
+    // reads after its answer (16 MiB at most) and the sockets' buffers, not the 300 MB.
+    assert!(sent < 40_000_000, "{sent} bytes went out before the 413");
+    let _ = conn.read(&mut peek);
+}

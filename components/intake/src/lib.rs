@@ -5,7 +5,7 @@
 //! `handle-cron-event`), so the scheduled work runs with exactly the same code, stores and
 //! variables as the upload routes.
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 mod cron {
@@ -13,8 +13,8 @@ mod cron {
 }
 
 #[http_component]
-fn handle(request: Request) -> Response {
-    canbao::spin_runtime::serve(request, canbao::api::intake::route)
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    canbao::spin_runtime::serve(request, out, canbao::api::intake::route).await
 }
 
 struct Cron;

@@ -1,10 +1,10 @@
 //! The lookup component: routing only; every rule is in the `canbao` crate
 //! (`canbao::api::lookup::route`).
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(request: Request) -> Response {
-    canbao::spin_runtime::serve(request, canbao::api::lookup::route)
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    canbao::spin_runtime::serve(request, out, canbao::api::lookup::route).await
 }

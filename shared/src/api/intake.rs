@@ -3,7 +3,10 @@
 //! Upload errors: 401/403 for a caller that is neither admin nor the file's department, 404 for
 //! an unknown source, 413 over `intake_max_upload_bytes`, 415 for bytes that are neither CSV nor
 //! XLSX, 400 `empty_file`, `unreadable_xlsx` or `no_such_sheet`. A header lacking a required
-//! column makes a batch that is `failed` at once, its error naming the column. Larger files go
+//! column makes a batch that is `failed` at once, its error naming the column (`error_code`
+//! `missing_column`); so does a table over `intake_max_rows`, `intake_max_columns` or
+//! `intake_max_field_bytes` (`too_many_rows`, `too_many_columns`, `field_too_long`), with
+//! nothing of it stored. Larger files go
 //! in parts: `POST …/files?parts=N` (201), `PUT /api/v1/intake/batches/{id}/parts/{n}` (1..=N,
 //! each under the limit), `POST /api/v1/intake/batches/{id}/complete` with `{"sha256"}` of the
 //! whole (409 `parts_missing` or `sha256_mismatch`; else as a single upload).
@@ -12,7 +15,7 @@ use super::{health, ApiError, ApiResult, Env, Request, Response};
 use crate::audit;
 use crate::auth::{Principal, Role};
 use crate::codes::Source;
-use crate::intake::decode::DecodeError;
+use crate::intake::decode::{DecodeError, TableLimits};
 use crate::error::{FieldError, Reason};
 use crate::intake::{self, feeds, parts, QueueError, Queued, Upload};
 use serde_json::json;
@@ -60,6 +63,13 @@ fn check_size(env: &Env, req: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The largest table a department file may be: `intake_max_rows`, `intake_max_columns` and
+/// `intake_max_field_bytes`, each defaulting as spin.toml says.
+fn table_limits(env: &Env) -> TableLimits {
+    let var = |name: &str| env.vars.get(name);
+    TableLimits::from_vars(var("intake_max_rows").as_deref(), var("intake_max_columns").as_deref(), var("intake_max_field_bytes").as_deref())
+}
+
 /// Appends the audit row of an intake write (after its own transaction has committed).
 fn audited(env: &Env, principal: &Principal, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
     Ok(audit::record(env.sql, env.now, principal, action, None, &detail)?)
@@ -77,6 +87,7 @@ fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
         sheet: sheet.as_deref(),
         uploaded_by: &actor,
         bytes: &req.body,
+        limits: table_limits(env),
     };
     match intake::queue_file(env.sql, &upload, env.now) {
         Ok(Queued::New(b)) => {
@@ -130,7 +141,7 @@ fn complete_parts(env: &Env, req: &Request, id: &str) -> ApiResult {
         Reason::Format,
         "请提交整个文件的 SHA-256（64 位十六进制）",
     )]))?;
-    match parts::complete(env.sql, &upload, sha, &actor, env.now).map_err(parts_error)? {
+    match parts::complete(env.sql, &upload, sha, &actor, table_limits(env), env.now).map_err(parts_error)? {
         Queued::New(b) => {
             let detail = json!({"batch_id": b.batch_id, "source": upload.source.code(), "status": b.status, "parts": upload.parts});
             audited(env, &principal, audit::INTAKE_UPLOAD, detail)?;
@@ -198,7 +209,7 @@ fn fetcher() -> Option<&'static dyn feeds::Fetcher> {
 fn pending_work(env: &Env, trigger: &str) -> anyhow::Result<Work> {
     let budget: u64 = env.var_or("intake_time_budget_ms", DEFAULT_BUDGET_MS).parse().unwrap_or(5000);
     let pulled = match fetcher() {
-        Some(f) => feeds::pull(env.sql, &env.var_or("intake_feeds", "[]"), &env.var_or("intake_feed_origin", ""), f, env.now)?,
+        Some(f) => feeds::pull(env.sql, &env.var_or("intake_feeds", "[]"), &env.var_or("intake_feed_origin", ""), f, &table_limits(env), env.now)?,
         None => Vec::new(),
     };
     let owner = format!("{trigger}-{}", intake::sha256_hex(format!("{:?}{:p}", env.now, &budget).as_bytes()).get(..12).unwrap_or(""));

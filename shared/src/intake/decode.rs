@@ -56,6 +56,150 @@ pub struct Normalised {
     pub csv: Vec<u8>,
 }
 
+/// The largest table a department file may be (Spin variables `intake_max_rows`,
+/// `intake_max_columns`, `intake_max_field_bytes`). A file over any of them fails its batch at
+/// upload, before anything of it is stored or applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableLimits {
+    /// Data rows (the header and blank lines not counted).
+    pub max_rows: u64,
+    /// Fields in any one line, the header included.
+    pub max_columns: usize,
+    /// UTF-8 bytes in any one field (cell).
+    pub max_field_bytes: usize,
+}
+
+impl TableLimits {
+    /// The documented defaults (spin.toml): 5,000,000 rows, 200 columns, 4,096 bytes a field.
+    pub const DEFAULT: TableLimits = TableLimits { max_rows: 5_000_000, max_columns: 200, max_field_bytes: 4096 };
+
+    /// The limits from variable values, each falling back to its default when unset or not a
+    /// positive whole number.
+    pub fn from_vars(rows: Option<&str>, columns: Option<&str>, field_bytes: Option<&str>) -> TableLimits {
+        fn positive<T: std::str::FromStr + PartialOrd + Default>(v: Option<&str>, default: T) -> T {
+            v.and_then(|v| v.trim().parse::<T>().ok()).filter(|n| *n > T::default()).unwrap_or(default)
+        }
+        let d = TableLimits::DEFAULT;
+        TableLimits {
+            max_rows: positive(rows, d.max_rows),
+            max_columns: positive(columns, d.max_columns),
+            max_field_bytes: positive(field_bytes, d.max_field_bytes),
+        }
+    }
+}
+
+impl Default for TableLimits {
+    fn default() -> Self {
+        TableLimits::DEFAULT
+    }
+}
+
+/// A file over one of its [`TableLimits`]: the batch fails with `code` and a message naming the
+/// limit, its variable and the line where it was passed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitExceeded {
+    /// More data rows than `intake_max_rows`.
+    #[error("文件的数据行超过上限 {limit} 行（intake_max_rows），请拆分为多个文件上传")]
+    TooManyRows {
+        /// The limit.
+        limit: u64,
+    },
+    /// A line with more fields than `intake_max_columns`.
+    #[error("第 {line} 行有 {columns} 列，超过上限 {limit} 列（intake_max_columns）")]
+    TooManyColumns {
+        /// The line (the header is line 1; XLSX: the sheet row).
+        line: u64,
+        /// Its fields.
+        columns: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A field longer than `intake_max_field_bytes`.
+    #[error("第 {line} 行第 {column} 列的内容有 {bytes} 字节，超过上限 {limit} 字节（intake_max_field_bytes）")]
+    FieldTooLong {
+        /// The line.
+        line: u64,
+        /// The column (1-based).
+        column: usize,
+        /// The field's length in UTF-8 bytes.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl LimitExceeded {
+    /// The machine-readable code a failed batch carries (`error_code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LimitExceeded::TooManyRows { .. } => "too_many_rows",
+            LimitExceeded::TooManyColumns { .. } => "too_many_columns",
+            LimitExceeded::FieldTooLong { .. } => "field_too_long",
+        }
+    }
+
+    /// Whether `code` is one of [`LimitExceeded::code`]'s.
+    pub fn is_code(code: &str) -> bool {
+        matches!(code, "too_many_rows" | "too_many_columns" | "field_too_long")
+    }
+}
+
+/// The shape of a normalised file: its header and its number of data rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The header's fields, trimmed.
+    pub header: Vec<String>,
+    /// Non-blank lines after the header.
+    pub rows: u64,
+}
+
+/// Why a normalised file cannot be queued as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanError {
+    /// Not a table after all (no header, or CSV the reader cannot split).
+    Decode(DecodeError),
+    /// Over a limit.
+    Limit(LimitExceeded),
+}
+
+/// Reads the normalised CSV once: finds the header, counts the data rows (blank lines skipped)
+/// and checks every line against `limits`, stopping at the first line over one.
+pub fn scan(csv: &[u8], limits: &TableLimits) -> Result<Table, ScanError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(csv);
+    let mut record = csv::ByteRecord::new();
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = 0u64;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => return Err(ScanError::Decode(DecodeError::NotTabular)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() > limits.max_columns {
+            return Err(ScanError::Limit(LimitExceeded::TooManyColumns { line, columns: record.len(), limit: limits.max_columns }));
+        }
+        if let Some((i, field)) = record.iter().enumerate().find(|(_, f)| f.len() > limits.max_field_bytes) {
+            let limit = limits.max_field_bytes;
+            return Err(ScanError::Limit(LimitExceeded::FieldTooLong { line, column: i + 1, bytes: field.len(), limit }));
+        }
+        // Blank as processing sees it (`super::is_blank`: Unicode whitespace, e.g. U+3000, too).
+        if record.iter().all(|f| std::str::from_utf8(f).is_ok_and(|t| t.trim().is_empty())) {
+            continue;
+        }
+        if header.is_none() {
+            let text = |f: &[u8]| String::from_utf8_lossy(f).trim().to_string();
+            header = Some(record.iter().map(text).collect());
+        } else {
+            rows += 1;
+            if rows > limits.max_rows {
+                return Err(ScanError::Limit(LimitExceeded::TooManyRows { limit: limits.max_rows }));
+            }
+        }
+    }
+    header.map(|header| Table { header, rows }).ok_or(ScanError::Decode(DecodeError::Empty))
+}
+
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// Magic numbers of formats departments upload by mistake: PDF, OLE2 (.xls/.doc), PNG, JPEG, GIF.
@@ -228,6 +372,55 @@ mod tests {
         // A BOM followed by bytes that are not UTF-8 (found by tests/fuzz.rs).
         assert_eq!(normalise(b"\xEF\xBB\xBF\x01\x80", None, &no_dates).unwrap_err(), DecodeError::NotTabular);
         assert!(matches!(normalise(b"PK\x03\x04truncated", None, &no_dates), Err(DecodeError::UnreadableXlsx(_))));
+    }
+
+    const SMALL: TableLimits = TableLimits { max_rows: 3, max_columns: 4, max_field_bytes: 12 };
+
+    #[test]
+    fn a_table_within_its_limits_is_scanned_with_blank_lines_not_counted() {
+        let csv = "\n 姓名 ,号码\n张三,1\n\u{3000},\n李四,2\n王五,3\n".as_bytes();
+        let table = scan(csv, &SMALL).unwrap();
+        assert_eq!(table, Table { header: vec!["姓名".into(), "号码".into()], rows: 3 });
+        assert_eq!(scan(b"\n , \n", &SMALL), Err(ScanError::Decode(DecodeError::Empty)));
+    }
+
+    #[test]
+    fn one_row_over_the_row_limit_fails_naming_the_limit() {
+        let e = scan(b"a,b\n1,2\n3,4\n5,6\n7,8\n", &SMALL).unwrap_err();
+        let ScanError::Limit(e) = e else { panic!("{e:?}") };
+        assert_eq!((e.code(), e.clone()), ("too_many_rows", LimitExceeded::TooManyRows { limit: 3 }));
+        assert!(e.to_string().contains("intake_max_rows") && e.to_string().contains('3'), "{e}");
+    }
+
+    #[test]
+    fn a_line_with_too_many_fields_fails_with_its_line_number() {
+        let e = scan(b"a,b\n1,2\n1,2,3,4,5\n", &SMALL).unwrap_err();
+        let ScanError::Limit(e) = e else { panic!("{e:?}") };
+        assert_eq!(e, LimitExceeded::TooManyColumns { line: 3, columns: 5, limit: 4 });
+        assert_eq!(e.code(), "too_many_columns");
+        assert!(e.to_string().contains("intake_max_columns"), "{e}");
+        // A header of too many columns counts as well, even if no data row follows.
+        assert!(matches!(scan(b"a,b,c,d,e\n", &SMALL), Err(ScanError::Limit(LimitExceeded::TooManyColumns { line: 1, .. }))));
+    }
+
+    #[test]
+    fn an_overlong_field_fails_with_its_line_and_column_in_bytes() {
+        // 4 Chinese characters are 12 bytes (at the limit); 5 are 15.
+        assert!(scan("a,b\n1,四个汉字\n".as_bytes(), &SMALL).is_ok());
+        let e = scan("a,b\n1,四个汉字\n2,\"五个汉字啊\"\n".as_bytes(), &SMALL).unwrap_err();
+        let ScanError::Limit(e) = e else { panic!("{e:?}") };
+        assert_eq!(e, LimitExceeded::FieldTooLong { line: 3, column: 2, bytes: 15, limit: 12 });
+        assert_eq!(e.code(), "field_too_long");
+        assert!(e.to_string().contains("intake_max_field_bytes"), "{e}");
+    }
+
+    #[test]
+    fn limits_come_from_variables_with_their_defaults() {
+        assert_eq!(TableLimits::from_vars(None, None, None), TableLimits::DEFAULT);
+        let set = TableLimits::from_vars(Some(" 10 "), Some("7"), Some("99"));
+        assert_eq!(set, TableLimits { max_rows: 10, max_columns: 7, max_field_bytes: 99 });
+        // Nonsense or zero falls back rather than refusing every file.
+        assert_eq!(TableLimits::from_vars(Some("0"), Some("-1"), Some("lots")), TableLimits::DEFAULT);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! never fails the job. Only the `intake_feed_origin` may be fetched (it is also the component's
 //! `allowed_outbound_hosts`), so a feed elsewhere is refused and reported.
 
+use super::decode::TableLimits;
 use super::{queue_file, QueueError, Queued, Upload};
 use crate::codes::Source;
 use crate::storage::{Sql, StorageError};
@@ -65,7 +66,15 @@ const RECORD: &str = "INSERT INTO intake_feeds (url, source, etag, last_modified
         last_checked_at = ?5, last_status = ?6, last_error = ?7, last_batch_id = COALESCE(?8, last_batch_id)";
 
 /// Pulls every feed of `feeds_json`; a malformed list is reported as one failed entry.
-pub fn pull(db: &dyn Sql, feeds_json: &str, origin: &str, fetcher: &dyn Fetcher, now: DateTime<Utc>) -> Result<Vec<FeedRun>, StorageError> {
+/// Each file is queued with `limits` like an upload.
+pub fn pull(
+    db: &dyn Sql,
+    feeds_json: &str,
+    origin: &str,
+    fetcher: &dyn Fetcher,
+    limits: &TableLimits,
+    now: DateTime<Utc>,
+) -> Result<Vec<FeedRun>, StorageError> {
     let feeds: Vec<Feed> = match serde_json::from_str(feeds_json) {
         Ok(f) => f,
         Err(e) => {
@@ -73,7 +82,7 @@ pub fn pull(db: &dyn Sql, feeds_json: &str, origin: &str, fetcher: &dyn Fetcher,
             return Ok(vec![FeedRun { url: String::new(), outcome: "failed".into(), batch_id: None, error }]);
         }
     };
-    feeds.iter().map(|f| pull_one(db, f, origin, fetcher, now)).collect()
+    feeds.iter().map(|f| pull_one(db, f, origin, fetcher, limits, now)).collect()
 }
 
 /// Whether `url` is on `origin` (scheme, host and port equal, then a path).
@@ -82,7 +91,14 @@ fn on_origin(url: &str, origin: &str) -> bool {
     url.strip_prefix(origin).is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
 }
 
-fn pull_one(db: &dyn Sql, feed: &Feed, origin: &str, fetcher: &dyn Fetcher, now: DateTime<Utc>) -> Result<FeedRun, StorageError> {
+fn pull_one(
+    db: &dyn Sql,
+    feed: &Feed,
+    origin: &str,
+    fetcher: &dyn Fetcher,
+    limits: &TableLimits,
+    now: DateTime<Utc>,
+) -> Result<FeedRun, StorageError> {
     let run = |outcome: &str, batch_id: Option<String>, error: Option<String>| FeedRun {
         url: feed.url.clone(),
         outcome: outcome.into(),
@@ -108,7 +124,7 @@ fn pull_one(db: &dyn Sql, feed: &Feed, origin: &str, fetcher: &dyn Fetcher, now:
             Ok(f) if f.status != 200 => run("failed", None, Some(format!("HTTP {}", f.status))),
             Ok(f) => {
                 let name = feed.url.rsplit('/').next().filter(|n| !n.is_empty());
-                let upload = Upload { source: feed.source, file_name: name, sheet: None, uploaded_by: "feed", bytes: &f.body };
+                let upload = Upload { source: feed.source, file_name: name, sheet: None, uploaded_by: "feed", bytes: &f.body, limits: *limits };
                 let r = match queue_file(db, &upload, now) {
                     Ok(Queued::New(b)) => run("queued", Some(b.batch_id), b.error),
                     Ok(Queued::Existing(b)) => run("unchanged", Some(b.batch_id), None),

@@ -15,7 +15,7 @@ pub mod process;
 use crate::codes::Source;
 use crate::storage::{Sql, SqlExt, StorageError};
 use chrono::{DateTime, Utc};
-use decode::{DecodeError, Normalised};
+use decode::{DecodeError, LimitExceeded, ScanError, TableLimits};
 use layouts::{column_named, ColumnMap};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -43,6 +43,10 @@ pub struct BatchSummary {
     /// Why it failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The machine-readable reason of a batch failed at upload: `missing_column`,
+    /// `too_many_rows`, `too_many_columns` or `field_too_long`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
 }
 
 /// Why a file cannot be queued at all.
@@ -68,11 +72,15 @@ pub struct Upload<'a> {
     pub uploaded_by: &'a str,
     /// The raw bytes.
     pub bytes: &'a [u8],
+    /// The largest table accepted (`intake_max_rows`, `intake_max_columns`, `intake_max_field_bytes`).
+    pub limits: TableLimits,
 }
 
-const SELECT_BY_SHA: &str = "SELECT id, status, error FROM batches WHERE sha256 = ?";
+const SELECT_BY_SHA: &str = "SELECT id, status, error, json_extract(detail, '$.error_code') FROM batches WHERE sha256 = ?";
 const INSERT_BATCH: &str = "INSERT INTO batches (id, source, file_name, sha256, format, size_bytes, uploaded_by, status,
-    rows_total, error, arrived_at, updated_at, finished_at, parts_expected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    rows_total, error, arrived_at, updated_at, finished_at, parts_expected, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/// A batch failed at upload holds no parts, errors or progress: its row is all there is.
+const DROP_FAILED_BATCH: &str = "DELETE FROM batches WHERE id = ? AND status = 'failed'";
 const INSERT_PART: &str = "INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, ?, ?)";
 
 /// The hex SHA-256 of a file (a batch's identity: the same bytes are the same batch).
@@ -82,25 +90,43 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Queues a file: the same bytes again return their first batch; otherwise the file is decoded,
 /// its header checked (a missing required column fails the batch at once, naming the column),
-/// its rows counted and its UTF-8 form stored in parts, all in one transaction.
+/// its rows counted and checked against the upload's [`TableLimits`] (a file over one fails the
+/// batch at once, naming the limit), and its UTF-8 form stored in parts, all in one transaction.
+/// A failed batch stores no parts: nothing of it is ever applied.
 pub fn queue_file(db: &dyn Sql, upload: &Upload, now: DateTime<Utc>) -> Result<Queued, QueueError> {
     queue_file_as(db, upload, None, now)
 }
 
 /// [`queue_file`] for a file assembled from an upload in parts: the batch takes the upload's id
 /// and records the number of parts.
+///
+/// The same bytes as a batch that failed only for a table limit are checked again (the limit
+/// may have been raised since): that batch is replaced under its id, queued or failed anew.
 pub fn queue_file_as(db: &dyn Sql, upload: &Upload, parts: Option<(&str, u32)>, now: DateTime<Utc>) -> Result<Queued, QueueError> {
     let sha = sha256_hex(upload.bytes);
-    if let Some(existing) = batch_by_sha(db, &sha)? {
-        return Ok(Queued::Existing(existing));
-    }
+    let retry = match batch_by_sha(db, &sha)? {
+        Some(b) if b.status == "failed" && b.error_code.as_deref().is_some_and(LimitExceeded::is_code) => Some(b.batch_id),
+        Some(existing) => return Ok(Queued::Existing(existing)),
+        None => None,
+    };
     let normalised = decode::normalise(upload.bytes, upload.sheet, &|h| column_named(h).is_some_and(|c| c.is_date()))?;
-    let (header, rows_total) = header_and_rows(&normalised)?;
-    let missing = ColumnMap::resolve(upload.source, &header).err().map(|m| m.to_string());
-    let id = parts.map_or_else(|| format!("b{}", &sha[..20]), |(id, _)| id.to_string());
+    let (rows_total, failure) = match decode::scan(&normalised.csv, &upload.limits) {
+        Ok(table) => {
+            let missing = ColumnMap::resolve(upload.source, &table.header).err().map(|m| ("missing_column", m.to_string()));
+            (table.rows, missing)
+        }
+        Err(ScanError::Decode(e)) => return Err(e.into()),
+        Err(ScanError::Limit(e)) => (0, Some((e.code(), e.to_string()))),
+    };
+    let (error_code, missing) = failure.map_or((None, None), |(code, message)| (Some(code), Some(message)));
+    let detail = error_code.map_or_else(|| "{}".to_string(), |code| serde_json::json!({ "error_code": code }).to_string());
+    let id = retry.clone().unwrap_or_else(|| parts.map_or_else(|| format!("b{}", &sha[..20]), |(id, _)| id.to_string()));
     let status = if missing.is_some() { "failed" } else { "queued" };
     let at = now.to_rfc3339();
     let inserted = db.transaction(|tx| {
+        if retry.is_some() {
+            tx.exec(DROP_FAILED_BATCH, &[id.as_str().into()])?;
+        }
         tx.exec(
             INSERT_BATCH,
             &[
@@ -118,6 +144,7 @@ pub fn queue_file_as(db: &dyn Sql, upload: &Upload, parts: Option<(&str, u32)>, 
                 at.as_str().into(),
                 missing.as_ref().map(|_| at.as_str()).into(),
                 parts.map(|(_, n)| n).into(),
+                detail.as_str().into(),
             ],
         )?;
         if missing.is_none() {
@@ -128,7 +155,7 @@ pub fn queue_file_as(db: &dyn Sql, upload: &Upload, parts: Option<(&str, u32)>, 
         Ok::<_, StorageError>(())
     });
     match inserted {
-        Ok(()) => Ok(Queued::New(BatchSummary { batch_id: id, status: status.into(), error: missing })),
+        Ok(()) => Ok(Queued::New(BatchSummary { batch_id: id, status: status.into(), error: missing, error_code: error_code.map(Into::into) })),
         // Someone queued the same bytes between our check and our insert.
         Err(e) if e.is_constraint() => batch_by_sha(db, &sha)?.map(Queued::Existing).ok_or(QueueError::Storage(e)),
         Err(e) => Err(e.into()),
@@ -137,7 +164,7 @@ pub fn queue_file_as(db: &dyn Sql, upload: &Upload, parts: Option<(&str, u32)>, 
 
 fn batch_by_sha(db: &dyn Sql, sha: &str) -> Result<Option<BatchSummary>, StorageError> {
     db.query_one(SELECT_BY_SHA, &[sha.into()])?
-        .map(|r| Ok(BatchSummary { batch_id: r.get(0)?, status: r.get(1)?, error: r.get(2)? }))
+        .map(|r| Ok(BatchSummary { batch_id: r.get(0)?, status: r.get(1)?, error: r.get(2)?, error_code: r.get(3)? }))
         .transpose()
 }
 
@@ -149,24 +176,6 @@ pub(crate) fn csv_reader<R: std::io::Read>(r: R) -> csv::Reader<R> {
 /// Whether a record is blank (every field empty): such rows are skipped and not counted.
 pub(crate) fn is_blank(record: &csv::StringRecord) -> bool {
     record.iter().all(|f| f.trim().is_empty())
-}
-
-fn header_and_rows(n: &Normalised) -> Result<(Vec<String>, u64), DecodeError> {
-    let mut reader = csv_reader(n.csv.as_slice());
-    let mut record = csv::StringRecord::new();
-    let mut header = None;
-    let mut rows = 0u64;
-    while reader.read_record(&mut record).map_err(|_| DecodeError::NotTabular)? {
-        if is_blank(&record) {
-            continue;
-        }
-        if header.is_none() {
-            header = Some(record.iter().map(|h| h.trim().to_string()).collect());
-        } else {
-            rows += 1;
-        }
-    }
-    header.map(|h| (h, rows)).ok_or(DecodeError::Empty)
 }
 
 /// Details of the batch report kept as JSON in `batches.detail`.
@@ -184,6 +193,9 @@ pub struct ReportDetail {
     /// Units known before this batch with an accepted row in it.
     #[serde(default)]
     pub updated_units: u64,
+    /// Why a batch failed at upload, for machines (see [`BatchSummary::error_code`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
 }
 
 /// The batch report of `GET /api/v1/intake/batches/{id}`.

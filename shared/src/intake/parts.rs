@@ -2,6 +2,7 @@
 //! each (in any order, a part may be sent again), then complete with the SHA-256 of the whole,
 //! which is verified before the assembled file is queued like any other upload.
 
+use super::decode::TableLimits;
 use super::{queue_file_as, sha256_hex, QueueError, Queued, Upload};
 use crate::codes::Source;
 use crate::storage::{Sql, SqlExt, StorageError};
@@ -84,8 +85,15 @@ pub fn put_part(db: &dyn Sql, upload: &PartUpload, n: u32, bytes: &[u8]) -> Resu
 }
 
 /// Assembles the parts, verifies the SHA-256 and queues the file under the upload's id (or
-/// returns the first batch of the same bytes); the parts are dropped either way once queued.
-pub fn complete(db: &dyn Sql, upload: &PartUpload, sha256: &str, uploaded_by: &str, now: DateTime<Utc>) -> Result<Queued, PartsError> {
+/// returns the first batch of the same bytes) with `limits`; the parts are dropped either way once queued.
+pub fn complete(
+    db: &dyn Sql,
+    upload: &PartUpload,
+    sha256: &str,
+    uploaded_by: &str,
+    limits: TableLimits,
+    now: DateTime<Utc>,
+) -> Result<Queued, PartsError> {
     let have: Vec<i64> = db.execute(SELECT_PART_NOS, &[upload.id.as_str().into()])?.column(0)?;
     let missing: Vec<u32> = (1..=upload.parts).filter(|n| !have.contains(&(*n as i64))).collect();
     if !missing.is_empty() {
@@ -99,7 +107,7 @@ pub fn complete(db: &dyn Sql, upload: &PartUpload, sha256: &str, uploaded_by: &s
     if !actual.eq_ignore_ascii_case(sha256.trim()) {
         return Err(PartsError::Mismatch { actual });
     }
-    let file = Upload { source: upload.source, file_name: upload.file_name.as_deref(), sheet: None, uploaded_by, bytes: &whole };
+    let file = Upload { source: upload.source, file_name: upload.file_name.as_deref(), sheet: None, uploaded_by, bytes: &whole, limits };
     let queued = queue_file_as(db, &file, Some((&upload.id, upload.parts)), now)?;
     db.transaction(|tx| {
         tx.exec(DROP_PARTS, &[upload.id.as_str().into()])?;

@@ -70,6 +70,18 @@ pub const MIGRATIONS: &[Migration] = &[
         transactional: true,
     },
     Migration {
+        version: 9,
+        name: "provenance_per_person",
+        sql: include_str!("migrations/0009_provenance_per_person.sql"),
+        transactional: true,
+    },
+    Migration {
+        version: 10,
+        name: "stats_derived",
+        sql: include_str!("migrations/0010_stats_derived.sql"),
+        transactional: true,
+    },
+    Migration {
         version: 11,
         name: "idempotency_in_registrations",
         sql: include_str!("migrations/0011_idempotency_in_registrations.sql"),

@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(migrate(&db).unwrap(), 0);
         assert_eq!(schema(&db), before);
         assert_eq!(db.execute("SELECT version, name FROM schema_migrations", &[]).unwrap(), versions);
-        for table in ["persons", "field_provenance", "enrollments", "units", "conflicts", "duplicate_candidates",
+        for table in ["persons", "person_history", "enrollments", "units", "conflicts", "duplicate_candidates",
             "batches", "batch_parts", "batch_row_errors", "registrations", "audit_log", "meta", "cron_ticks"]
         {
             assert!(before.iter().any(|r| r.get::<String>("name").unwrap() == table), "{table} missing");
