@@ -302,3 +302,73 @@ pub fn load_generated_city(app: &TestApp, city: &canbao_gen::City) {
         app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
     }
 }
+
+/// The debug host binary, built here (`cargo build -p canbao-host`) so that a test can run the
+/// host as a process of its own and kill it.
+pub fn host_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(workspace_root())
+                .args(["build", "-j2", "-p", "canbao-host"])
+                .status()
+                .expect("cargo");
+            assert!(status.success(), "building the host failed");
+            target_dir().join("debug/canbao-host")
+        })
+        .clone()
+}
+
+/// The app served by a host process of its own (see [`host_binary`]), which a test may kill
+/// with SIGKILL and start again on the same state directory and port.
+pub struct HostProcess {
+    child: std::process::Child,
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub base: String,
+}
+
+impl HostProcess {
+    /// Starts the host with the test tokens and `vars` (`name`, `value`) on `port`, keeping its
+    /// state in `state` (stderr in `state/host.log`), and waits until it answers.
+    pub fn start(manifest: &Path, state: &Path, port: u16, vars: &[(&str, &str)]) -> HostProcess {
+        std::fs::create_dir_all(state).expect("state dir");
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = Command::new(host_binary());
+        command
+            .args(["up", "--from", manifest.to_str().unwrap(), "--listen", &listen, "--state-dir", state.to_str().unwrap()])
+            .env("SPIN_VARIABLE_ACCESS_TOKENS", access_tokens_json())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::options().create(true).append(true).open(state.join("host.log")).map(std::process::Stdio::from).unwrap_or_else(|_| std::process::Stdio::null()));
+        for (k, v) in vars {
+            command.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
+        }
+        let host = HostProcess { child: command.spawn().expect("host"), base: format!("http://{listen}") };
+        for _ in 0..3600 {
+            if ureq::get(format!("{}/api/v1/registration/health", host.base)).call().is_ok() {
+                return host;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("host did not start: {}", std::fs::read_to_string(state.join("host.log")).unwrap_or_default());
+    }
+
+    /// Kills the host with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; a host started soon after gets it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
