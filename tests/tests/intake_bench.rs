@@ -34,6 +34,8 @@ struct Figures {
     upload_seconds: f64,
     longest_invocation_ms: u64,
     invocations: u64,
+    /// The database's size afterwards (file and WAL), in bytes.
+    database_bytes: u64,
 }
 
 impl Figures {
@@ -47,6 +49,11 @@ impl Figures {
             self.rows as f64 / (self.seconds - self.upload_seconds),
             self.invocations,
             self.longest_invocation_ms
+        );
+        println!(
+            "{label}: database {} MiB = {:.2} GB per million rows",
+            self.database_bytes >> 20,
+            self.database_bytes as f64 / self.rows.max(1) as f64 * 1e6 / 1e9
         );
     }
 }
@@ -74,7 +81,40 @@ fn native(files: &[PathBuf], budget: Duration) -> Figures {
         }
     }
     f.seconds = started.elapsed().as_secs_f64();
+    drop(db);
+    f.database_bytes = database_bytes(&dir.path().join("bench.db"));
     f
+}
+
+/// A SQLite database's size on disk with its WAL.
+fn database_bytes(path: &Path) -> u64 {
+    let wal = path.with_extension("db-wal");
+    [path, wal.as_path()].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+}
+
+/// The highest resident memory of a process seen while the run went on, split into anonymous
+/// memory (heaps, wasm instances) and file pages (the database read through the memory map),
+/// sampled every 50 ms; `VmHWM` gives only their sum.
+#[derive(Debug, Default, Clone, Copy)]
+struct PeakMemory {
+    anon_kib: u64,
+    file_kib: u64,
+}
+
+fn sample_memory(pid: u32, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<PeakMemory> {
+    std::thread::spawn(move || {
+        let mut peak = PeakMemory::default();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let kib = |key: &str| -> u64 {
+                status.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+            };
+            peak.anon_kib = peak.anon_kib.max(kib("RssAnon:"));
+            peak.file_kib = peak.file_kib.max(kib("RssFile:") + kib("RssShmem:"));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
 }
 
 struct Host(Child);
@@ -91,7 +131,7 @@ fn peak_memory_kib(pid: u32) -> u64 {
     status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u64) {
+fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u64, PeakMemory) {
     let state = tempfile::tempdir().unwrap();
     let port = 30_000 + (std::process::id() % 20_000) as u16;
     let listen = format!("127.0.0.1:{port}");
@@ -106,6 +146,8 @@ fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u
         .spawn()
         .expect("host binary");
     let host = Host(child);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_memory(host.0.id(), stop.clone());
     let base = format!("http://{listen}");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(600))).build().into();
     for _ in 0..200 {
@@ -116,14 +158,17 @@ fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u
     }
     let started = Instant::now();
     let mut f = Figures::default();
+    let mut batches = Vec::new();
     for path in files {
         let bytes = std::fs::read(path).unwrap();
-        let r = agent
+        let mut r = agent
             .post(format!("{base}/api/v1/intake/public_security/files"))
             .header("authorization", "Bearer dept-public-security")
             .send(&bytes[..])
             .unwrap();
         assert_eq!(r.status(), 202);
+        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+        batches.push(v["batch_id"].as_str().unwrap().to_string());
     }
     f.upload_seconds = started.elapsed().as_secs_f64();
     loop {
@@ -133,14 +178,23 @@ fn through_host(files: &[PathBuf], host: &Path, budget: Duration) -> (Figures, u
         let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
         f.longest_invocation_ms = f.longest_invocation_ms.max(t.elapsed().as_millis() as u64);
         f.invocations += 1;
-        f.rows += v["rows"].as_u64().unwrap();
         if !v["more"].as_bool().unwrap() {
             break;
         }
     }
     f.seconds = started.elapsed().as_secs_f64();
+    // Every row of the files, whichever invocation did it (the host's cron tick takes some).
+    for id in &batches {
+        let mut r = agent.get(format!("{base}/api/v1/intake/batches/{id}")).header("authorization", "Bearer admin-token").call().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+        assert_eq!(v["status"], "done", "{v}");
+        f.rows += v["rows_processed"].as_u64().unwrap();
+    }
     let peak = peak_memory_kib(host.0.id());
-    (f, peak)
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let split = sampler.join().unwrap();
+    f.database_bytes = database_bytes(&state.path().join("sqlite_db.db"));
+    (f, peak, split)
 }
 
 #[test]
@@ -154,9 +208,14 @@ fn intake_benchmark() {
     // INTAKE_BENCH_ONLY=wasm|native runs one side only (while tuning).
     let only = std::env::var("INTAKE_BENCH_ONLY").unwrap_or_default();
     let wasm = (only != "native").then(|| {
-        let (wasm, peak) = through_host(&files, &host, budget);
+        let (wasm, peak, split) = through_host(&files, &host, budget);
         wasm.print("wasm component in the host (upload to done)");
-        println!("peak host memory: {} MiB", peak / 1024);
+        println!(
+            "peak host memory: {} MiB (VmHWM); highest samples: {} MiB anonymous, {} MiB file pages",
+            peak / 1024,
+            split.anon_kib / 1024,
+            split.file_kib / 1024
+        );
         wasm
     });
     let native = (only != "wasm").then(|| {
