@@ -2,8 +2,9 @@
 //! target population, registered, complete, each mandatory field's fill, insured, coverage per
 //! scheme, duplicate enrollment and benefits after death — for a region and each of its child
 //! regions, attributing persons by hukou or by residence. `persons` carries the attributed
-//! regions and the registered/complete/missing columns, maintained by `store` on every save, so
-//! every figure is an aggregate over one index range of one table.
+//! regions and the registered/complete/missing columns, maintained by `store` on every save, and
+//! the mask of schemes with an active enrollment, maintained by triggers (migration 0010), so
+//! every figure is an aggregate over one range of one covering index.
 
 use crate::codes::Scheme;
 use crate::completeness::MANDATORY_FIELDS;
@@ -42,6 +43,14 @@ impl Attribute {
         match self {
             Attribute::Hukou => "hukou",
             Attribute::Residence => "residence",
+        }
+    }
+
+    /// The `persons` column holding the region a person is attributed to this way.
+    pub fn column(self) -> &'static str {
+        match self {
+            Attribute::Hukou => "region_hukou",
+            Attribute::Residence => "region_residence",
         }
     }
 }
@@ -130,8 +139,9 @@ impl Figures {
     }
 }
 
-/// The bit of each scheme in the per-person mask of active enrollments.
-fn scheme_bit(scheme: Scheme) -> u32 {
+/// The bit of each scheme in the per-person mask of active enrollments (`persons.active_mask`,
+/// kept by the triggers of migration 0010, which spell these numbers out).
+pub fn scheme_bit(scheme: Scheme) -> u32 {
     1 << Scheme::ALL.iter().position(|s| *s == scheme).expect("every scheme is listed")
 }
 
@@ -139,53 +149,58 @@ fn scheme_bit(scheme: Scheme) -> u32 {
 /// R, ?2 the upper bound `R:` (so `col >= R AND col < R:` is the index range of codes starting
 /// with R), ?3 the length of the codes to group by (R's own length for R alone, a child level's
 /// length for its children). The SQL is assembled only from constants: the column, the mandatory
-/// field names and the scheme codes.
+/// field names and the scheme bits.
+///
+/// The inner query is one range scan of the covering index `persons_by_<col>` (migration 0010:
+/// region, person_status, registered, complete, active_mask, missing_fields), grouped in index
+/// order, so it reads no table row and no enrollment: it counts the persons of each distinct
+/// combination (a few per community). The outer query sums those counts into the figures.
+/// `active_mask` (one bit per scheme with an active enrollment) is kept by triggers on
+/// `enrollments`; `missing_fields` by `store` on every save.
 fn figures_sql(attribute: Attribute) -> String {
-    let col = match attribute {
-        Attribute::Hukou => "region_hukou",
-        Attribute::Residence => "region_residence",
-    };
-    let mask_cases: String = Scheme::ALL
-        .iter()
-        .map(|s| format!(" WHEN '{}' THEN {}", s.code(), scheme_bit(*s)))
-        .collect();
+    let col = attribute.column();
     let fills: String = MANDATORY_FIELDS
         .iter()
         .map(|f| {
             format!(
-                ",\n  SUM(target AND registered AND instr(',' || missing_fields || ',', ',{},') = 0)",
+                ",\n  SUM(n * (target AND registered AND instr(',' || missing_fields || ',', ',{},') = 0))",
                 f.as_str()
             )
         })
         .collect();
     let actives: String = Scheme::ALL
         .iter()
-        .map(|s| format!(",\n  SUM(target AND (mask & {}) <> 0)", scheme_bit(*s)))
+        .map(|s| format!(",\n  SUM(n * (target AND (mask & {}) <> 0))", scheme_bit(*s)))
         .collect();
-    let bit = |s: Scheme| scheme_bit(s);
-    let duplicate = format!(
-        "((mask & {m310}) <> 0 AND (mask & {m390}) <> 0) OR ((mask & {m170}) <> 0 AND (mask & {m110_120}) <> 0) \
-         OR ((mask & {m110}) <> 0 AND (mask & {m120}) <> 0)",
+    format!(
+        "SELECT substr(area, 1, ?3) AS grp,
+  SUM(n * target), SUM(n * (target AND registered)), SUM(n * (target AND registered AND complete)),
+  SUM(n * (target AND mask <> 0)), SUM(n * ({duplicate})), SUM(n * (person_status = 'deceased' AND mask <> 0)){fills}{actives}
+FROM (
+  SELECT {col} AS area, person_status, person_status = 'normal' AS target, registered, complete,
+    active_mask AS mask, missing_fields, COUNT(*) AS n
+  FROM persons
+  WHERE {col} >= ?1 AND {col} < ?2
+  GROUP BY {col}, person_status, registered, complete, active_mask, missing_fields
+)
+GROUP BY grp ORDER BY grp",
+        duplicate = duplicate_condition("mask"),
+    )
+}
+
+/// The SQL condition "active in 310+390, 170+(110|120) or 110+120" (DOMAIN §7, duplicate
+/// enrollment) over an active-scheme mask expression.
+pub fn duplicate_condition(mask: &str) -> String {
+    let bit = scheme_bit;
+    format!(
+        "(({mask} & {m310}) <> 0 AND ({mask} & {m390}) <> 0) OR (({mask} & {m170}) <> 0 AND ({mask} & {m110_120}) <> 0) \
+         OR (({mask} & {m110}) <> 0 AND ({mask} & {m120}) <> 0)",
         m310 = bit(Scheme::EmployeeMedical),
         m390 = bit(Scheme::ResidentMedical),
         m170 = bit(Scheme::ResidentPension),
         m110_120 = bit(Scheme::EnterprisePension) | bit(Scheme::PublicSectorPension),
         m110 = bit(Scheme::EnterprisePension),
         m120 = bit(Scheme::PublicSectorPension),
-    );
-    format!(
-        "SELECT area,
-  SUM(target), SUM(target AND registered), SUM(target AND registered AND complete),
-  SUM(target AND mask <> 0), SUM({duplicate}), SUM(person_status = 'deceased' AND mask <> 0){fills}{actives}
-FROM (
-  SELECT substr(p.{col}, 1, ?3) AS area, p.person_status = 'normal' AS target, p.person_status,
-    p.registered, p.complete, p.missing_fields,
-    COALESCE((SELECT SUM(CASE e.scheme{mask_cases} ELSE 0 END) FROM enrollments e
-              WHERE e.id_number = p.id_number AND e.status = 'active'), 0) AS mask
-  FROM persons p
-  WHERE p.{col} >= ?1 AND p.{col} < ?2
-)
-GROUP BY area ORDER BY area"
     )
 }
 
@@ -350,5 +365,55 @@ mod tests {
         assert_eq!((f.registered, f.complete, f.completeness_rate), (1, 1, 1.0));
         assert!(f.fill_rates.values().all(|r| *r == 1.0), "{:?}", f.fill_rates);
         let _ = Gender::Male;
+    }
+
+    fn mask_of(db: &NativeSql, id: &str) -> i64 {
+        use crate::storage::Sql;
+        db.execute("SELECT active_mask FROM persons WHERE id_number = ?", &[id.into()]).unwrap().scalar::<i64>().unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_database_keeps_each_persons_active_scheme_mask_exact() {
+        use crate::storage::Sql;
+        let db = NativeSql::open_in_memory().unwrap();
+        let id = registry(&db, 31, "510402001001", PersonStatus::Normal);
+        assert_eq!(mask_of(&db, id.as_str()), 0);
+        // Every scheme's bit as the triggers of migration 0010 write it is the bit figures read.
+        for scheme in Scheme::ALL {
+            enroll(&db, id, *scheme, EnrollmentStatus::Active);
+        }
+        let all: u32 = Scheme::ALL.iter().map(|s| scheme_bit(*s)).sum();
+        assert_eq!(mask_of(&db, id.as_str()), i64::from(all));
+        for scheme in Scheme::ALL {
+            db.exec(
+                "INSERT INTO enrollments (id_number, scheme, status, source, origin, observed_at, updated_at)
+                 VALUES (?, ?, 'suspended', 'hrss', 'batch:y', 'y', 'y')
+                 ON CONFLICT (id_number, scheme) DO UPDATE SET status = excluded.status",
+                &[id.as_str().into(), scheme.code().into()],
+            )
+            .unwrap();
+            let left: u32 = Scheme::ALL.iter().filter(|s| s.code() > scheme.code()).map(|s| scheme_bit(*s)).sum();
+            assert_eq!(mask_of(&db, id.as_str()), i64::from(left), "after suspending {}", scheme.code());
+        }
+        db.exec("UPDATE enrollments SET status = 'active' WHERE id_number = ? AND scheme = '390'", &[id.as_str().into()])
+            .unwrap();
+        assert_eq!(mask_of(&db, id.as_str()), i64::from(scheme_bit(Scheme::ResidentMedical)));
+        db.exec("DELETE FROM enrollments WHERE id_number = ? AND scheme = '390'", &[id.as_str().into()]).unwrap();
+        assert_eq!(mask_of(&db, id.as_str()), 0, "a deleted active enrollment leaves the mask");
+
+        // Enrollments written before their person: the person row gets the mask when it appears.
+        let late = CitizenId::from_parts("510402", NaiveDate::from_ymd_opt(1980, 5, 6).unwrap(), 33);
+        db.exec(
+            "INSERT INTO enrollments (id_number, scheme, status, source, origin, observed_at, updated_at)
+             VALUES (?1, '110', 'active', 'hrss', 'batch:x', 'x', 'x'), (?1, '310', 'active', 'hrss', 'batch:x', 'x', 'x'),
+                    (?1, '390', 'terminated', 'hrss', 'batch:x', 'x', 'x')",
+            &[late.as_str().into()],
+        )
+        .unwrap();
+        registry(&db, 33, "510402001001", PersonStatus::Normal);
+        let want = scheme_bit(Scheme::EnterprisePension) | scheme_bit(Scheme::EmployeeMedical);
+        assert_eq!(mask_of(&db, late.as_str()), i64::from(want));
+        let f = figures_for(&db, Attribute::Hukou, code("510402")).unwrap();
+        assert_eq!((f.target_population, f.insured, f.active_by_scheme["110"], f.active_by_scheme["390"]), (2, 1, 1, 0));
     }
 }

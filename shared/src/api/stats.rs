@@ -9,11 +9,11 @@ use crate::auth::{Principal, Role};
 use crate::figures::{figures_for, figures_grouped, Attribute, Figures, COMPLETENESS_TARGET, REGISTRATION_TARGET};
 use crate::regions::{Level, RegionCode};
 use crate::stats::anomalies::{self, AnomalyType, Scope};
+use crate::stats::cache;
 use crate::stats::trend;
-use crate::stats::worklist::{self, Detail, Reason};
-use crate::storage::KvExt;
+use crate::stats::worklist::{self, Detail};
 use crate::{audit, region_store, store};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The city the app serves; the default region of every figure.
@@ -40,7 +40,7 @@ pub fn route(env: &Env, req: &Request) -> ApiResult {
 }
 
 /// What the overview returns; also what is cached.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Overview {
     region: RegionInfo,
     by: Attribute,
@@ -51,14 +51,14 @@ struct Overview {
     computed_at: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct RegionInfo {
     code: String,
     name: Option<String>,
     level: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct ChildFigures {
     code: String,
     name: Option<String>,
@@ -67,7 +67,9 @@ struct ChildFigures {
 
 /// `GET /api/v1/stats/overview?region=&by=hukou|residence`: the figures of DOMAIN §7 for a region
 /// and each child region, against the 90%/80% targets. Public for the city and its counties;
-/// below that, staff and collectors of the region, and admins.
+/// below that, staff and collectors of the region, and admins. Served from the cache while the
+/// data version is the one it was computed at (`stats::cache`: one KV read, the body as it was
+/// sent); after a change one request computes and concurrent ones wait for its answer.
 fn overview(env: &Env, req: &Request) -> ApiResult {
     let region = region_param(req)?;
     let by = by_param(req)?;
@@ -75,11 +77,17 @@ fn overview(env: &Env, req: &Request) -> ApiResult {
 
     let version = store::data_version(env.sql)?;
     let key = format!("stats:overview:{}:{}", by.as_str(), region.as_str());
-    if let Some(cached) = env.kv.get_json::<Overview>(&key)? {
-        if cached.data_version == version {
-            return Ok(overview_response(&cached, true));
-        }
-    }
+    let (body, source) = cache::single_flight(env.sql, env.kv, &key, version, env.now, || {
+        let body = compute_overview(env, by, region, version)?;
+        Ok::<_, ApiError>(serde_json::to_vec(&body).expect("the overview serialises"))
+    })?;
+    Ok(Response::with_body(200, "application/json; charset=utf-8", body)
+        .header("x-canbao-cache", source.header())
+        .header("cache-control", "no-cache"))
+}
+
+/// The overview of a region, computed now (one scan of the region's index range).
+fn compute_overview(env: &Env, by: Attribute, region: RegionCode, version: i64) -> Result<Overview, ApiError> {
     let tree = region_store::load_tree(env.sql)?;
     // One scan: the children partition the region, so its own figures are their sum.
     let (own, children) = match child_code_len(region) {
@@ -97,7 +105,7 @@ fn overview(env: &Env, req: &Request) -> ApiResult {
         }
         None => (figures_for(env.sql, by, region)?, Vec::new()),
     };
-    let body = Overview {
+    Ok(Overview {
         region: region_info(&tree, region),
         by,
         targets: json!({"registration_rate": REGISTRATION_TARGET, "completeness_rate": COMPLETENESS_TARGET}),
@@ -105,15 +113,7 @@ fn overview(env: &Env, req: &Request) -> ApiResult {
         children,
         data_version: version,
         computed_at: env.now.to_rfc3339(),
-    };
-    env.kv.set_json(&key, &body)?;
-    Ok(overview_response(&body, false))
-}
-
-fn overview_response(body: &Overview, cached: bool) -> Response {
-    Response::json(200, body)
-        .header("x-canbao-cache", if cached { "hit" } else { "miss" })
-        .header("cache-control", "no-cache")
+    })
 }
 
 /// The figures with whether each target is met.
@@ -197,7 +197,7 @@ fn count_param(req: &Request, name: &'static str, default: u64, max: u64) -> Res
     }
 }
 
-/// The largest page of an anomaly list.
+/// The largest page of an anomaly list or of the door-to-door list as JSON.
 pub const MAX_PAGE_SIZE: u64 = 200;
 
 /// Audit action of an anomaly list read.
@@ -206,7 +206,7 @@ pub const AUDIT_ANOMALIES: &str = "stats.anomalies";
 pub const AUDIT_WORKLIST: &str = "stats.worklist";
 
 /// The counts of every anomaly type for a region, cached under the data version like figures.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct AnomalyCounts {
     region: RegionInfo,
     by: Attribute,
@@ -237,24 +237,22 @@ fn anomaly_list(env: &Env, req: &Request) -> ApiResult {
     };
     let page = count_param(req, "page", 1, u64::from(u32::MAX))?;
     let page_size = count_param(req, "page_size", 50, MAX_PAGE_SIZE)?;
-    let tree = region_store::load_tree(env.sql)?;
-    let info = region_info(&tree, region);
+    let info = || Ok::<_, ApiError>(region_info(&region_store::load_tree(env.sql)?, region));
     let version = store::data_version(env.sql)?;
 
     let Some(kind) = kind else {
         let key = format!("stats:anomalies:{}:{}", by.as_str(), region.as_str());
-        if let Some(cached) = env.kv.get_json::<AnomalyCounts>(&key)? {
-            if cached.data_version == version {
-                return Ok(Response::json(200, &cached).header("x-canbao-cache", "hit").header("cache-control", "no-store"));
+        let (body, source) = cache::single_flight(env.sql, env.kv, &key, version, env.now, || {
+            let mut counts = Vec::new();
+            for t in AnomalyType::ALL {
+                counts.push(json!({"type": t.code(), "name": t.name_zh(), "total": anomalies::count(env.sql, t, scope)?}));
             }
-        }
-        let mut counts = Vec::new();
-        for t in AnomalyType::ALL {
-            counts.push(json!({"type": t.code(), "name": t.name_zh(), "total": anomalies::count(env.sql, t, scope)?}));
-        }
-        let body = AnomalyCounts { region: info, by, counts, data_version: version, computed_at: env.now.to_rfc3339() };
-        env.kv.set_json(&key, &body)?;
-        return Ok(Response::json(200, &body).header("x-canbao-cache", "miss").header("cache-control", "no-store"));
+            let body = AnomalyCounts { region: info()?, by, counts, data_version: version, computed_at: env.now.to_rfc3339() };
+            Ok::<_, ApiError>(serde_json::to_vec(&body).expect("the counts serialise"))
+        })?;
+        return Ok(Response::with_body(200, "application/json; charset=utf-8", body)
+            .header("x-canbao-cache", source.header())
+            .header("cache-control", "no-store"));
     };
 
     let list = anomalies::page(env.sql, kind, scope, page, page_size)?;
@@ -269,7 +267,7 @@ fn anomaly_list(env: &Env, req: &Request) -> ApiResult {
     let body = json!({
         "type": kind.code(),
         "name": kind.name_zh(),
-        "region": info,
+        "region": info()?,
         "by": by,
         "page": page,
         "page_size": page_size,
@@ -290,9 +288,11 @@ fn region_info(tree: &crate::regions::RegionTree, region: RegionCode) -> RegionI
     }
 }
 
-/// `GET /api/v1/stats/worklist?region=&by=&format=json|csv|xlsx`: the door-to-door list
-/// (入户调查名单) for staff and collectors of the region, and admins. Collectors see IDs and
-/// phones masked. Every read is audited (who, region, how many rows; never the rows).
+/// `GET /api/v1/stats/worklist?region=&by=&format=json|csv|xlsx&page=&page_size=`: the
+/// door-to-door list (入户调查名单) for staff and collectors of the region, and admins; JSON one
+/// page at a time (at most [`MAX_PAGE_SIZE`] rows) with the whole list's totals, CSV and XLSX the
+/// whole list. Collectors see IDs and phones masked. Every read is audited (who, region, how many
+/// rows; never the rows).
 fn door_to_door(env: &Env, req: &Request) -> ApiResult {
     let principal = env.principal(req)?;
     let token = principal.require(&[Role::Admin, Role::Staff, Role::Collector])?;
@@ -308,15 +308,6 @@ fn door_to_door(env: &Env, req: &Request) -> ApiResult {
         }
     };
     let tree = region_store::load_tree(env.sql)?;
-    let items = worklist::door_to_door_list(env.sql, &tree, by, region, detail)?;
-    audit::record(
-        env.sql,
-        env.now,
-        &principal,
-        AUDIT_WORKLIST,
-        None,
-        &json!({"region": region.as_str(), "format": format, "rows": items.len()}),
-    )?;
     let day = trend::china_day(env.now).format("%Y%m%d");
     let file = |ext: &str| {
         format!(
@@ -324,28 +315,50 @@ fn door_to_door(env: &Env, req: &Request) -> ApiResult {
             code = region.as_str()
         )
     };
+    let audit_read = |rows: usize, page: Option<(u64, u64)>| {
+        let mut detail = json!({"region": region.as_str(), "format": format, "rows": rows});
+        if let Some((page, page_size)) = page {
+            detail["page"] = page.into();
+            detail["page_size"] = page_size.into();
+        }
+        audit::record(env.sql, env.now, &principal, AUDIT_WORKLIST, None, &detail)
+    };
     let response = match format {
-        "csv" => Response::with_body(200, "text/csv; charset=utf-8", worklist::to_csv(&items)?)
-            .header("content-disposition", file("csv")),
-        "xlsx" => {
-            let title = format!("入户调查名单 {} {}", tree.name(region).unwrap_or(region.as_str()), day);
-            Response::with_body(
-                200,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                worklist::to_xlsx(&items, &title)?,
-            )
-            .header("content-disposition", file("xlsx"))
+        "csv" | "xlsx" => {
+            // The exports are the whole list: what a grid worker prints or opens in Excel.
+            let items = worklist::door_to_door_list(env.sql, &tree, by, region, detail)?;
+            audit_read(items.len(), None)?;
+            if format == "csv" {
+                Response::with_body(200, "text/csv; charset=utf-8", worklist::to_csv(&items)?)
+                    .header("content-disposition", file("csv"))
+            } else {
+                let title = format!("入户调查名单 {} {}", tree.name(region).unwrap_or(region.as_str()), day);
+                Response::with_body(
+                    200,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    worklist::to_xlsx(&items, &title)?,
+                )
+                .header("content-disposition", file("xlsx"))
+            }
         }
         _ => {
-            let unregistered = items.iter().filter(|i| i.reason == Reason::Unregistered).count();
+            // JSON is paged like the anomaly lists; the totals are of the whole list.
+            let page = count_param(req, "page", 1, u64::from(u32::MAX))?;
+            let page_size = count_param(req, "page_size", 50, MAX_PAGE_SIZE)?;
+            let totals = worklist::door_to_door_totals(env.sql, by, region)?;
+            let items = worklist::door_to_door_page(env.sql, &tree, by, region, detail, page, page_size)?;
+            audit_read(items.len(), Some((page, page_size)))?;
             Response::json(
                 200,
                 &json!({
                     "region": region_info(&tree, region),
                     "by": by,
-                    "total": items.len(),
-                    "unregistered": unregistered,
-                    "incomplete": items.len() - unregistered,
+                    "page": page,
+                    "page_size": page_size,
+                    "pages": totals.total.div_ceil(page_size),
+                    "total": totals.total,
+                    "unregistered": totals.unregistered,
+                    "incomplete": totals.incomplete,
                     "masked": detail == Detail::Masked,
                     "items": items,
                     "computed_at": env.now.to_rfc3339(),

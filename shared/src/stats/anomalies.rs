@@ -12,7 +12,7 @@
 //! its credit code (positions 3–8; units with only an organisation code belong to the city).
 
 use crate::codes::Scheme;
-use crate::figures::Attribute;
+use crate::figures::{duplicate_condition, Attribute};
 use crate::regions::{Level, RegionCode};
 use crate::storage::{Row, Sql, SqlValue, StorageError};
 use serde::Serialize;
@@ -109,23 +109,20 @@ pub struct Page {
     pub items: Vec<Value>,
 }
 
-/// The active-scheme conditions of duplicate enrollment (DOMAIN §7), over `e` grouped by person.
-const DUPLICATE_HAVING: &str = "(SUM(e.scheme = '310') > 0 AND SUM(e.scheme = '390') > 0)
-    OR (SUM(e.scheme = '170') > 0 AND SUM(e.scheme IN ('110', '120')) > 0)
-    OR (SUM(e.scheme = '110') > 0 AND SUM(e.scheme = '120') > 0)";
-
 /// The persons of a list, one row each, in a stable order (region, then ID). ?1/?2 the range.
+/// Both read the person's active-scheme mask (`persons.active_mask`, kept by the triggers of
+/// migration 0010) with the condition the figures use, so a list's total is the figure; the
+/// range is one scan of the covering region index.
 fn person_list_sql(kind: AnomalyType, col: &str) -> String {
     match kind {
         AnomalyType::DuplicateEnrollment => format!(
-            "SELECT p.id_number FROM persons p JOIN enrollments e ON e.id_number = p.id_number AND e.status = 'active'
-             WHERE p.{col} >= ?1 AND p.{col} < ?2
-             GROUP BY p.id_number HAVING {DUPLICATE_HAVING}"
+            "SELECT p.id_number FROM persons p
+             WHERE p.{col} >= ?1 AND p.{col} < ?2 AND ({})",
+            duplicate_condition("p.active_mask")
         ),
         AnomalyType::BenefitsAfterDeath => format!(
             "SELECT p.id_number FROM persons p
-             WHERE p.person_status = 'deceased' AND p.{col} >= ?1 AND p.{col} < ?2
-               AND EXISTS (SELECT 1 FROM enrollments e WHERE e.id_number = p.id_number AND e.status = 'active')"
+             WHERE p.{col} >= ?1 AND p.{col} < ?2 AND p.person_status = 'deceased' AND p.active_mask <> 0"
         ),
         _ => unreachable!("person lists only"),
     }

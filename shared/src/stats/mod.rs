@@ -1,8 +1,10 @@
 //! Statistics beyond the figures themselves (`crate::figures`): the anomaly lists, the
-//! door-to-door list with its exports, and the daily snapshots behind the trend. The HTTP side
+//! door-to-door list with its exports, the daily snapshots behind the trend, and the cache of
+//! computed answers. The HTTP side
 //! is `api::stats`.
 
 pub mod anomalies;
+pub mod cache;
 pub mod trend;
 pub mod worklist;
 
@@ -194,6 +196,13 @@ mod tests {
         assert!(list[0].community_name.is_some(), "the community's name from the region tree");
         let f = figures_for(&db, Attribute::Hukou, code("510402")).unwrap();
         assert_eq!(list.len() as u64, f.target_population - f.complete);
+        let totals = worklist::door_to_door_totals(&db, Attribute::Hukou, code("510402")).unwrap();
+        assert_eq!(totals, worklist::ListTotals { total: 2, unregistered: 1, incomplete: 1 });
+        for (page, want) in [(1, &list[..1]), (2, &list[1..]), (3, &list[2..])] {
+            let got = worklist::door_to_door_page(&db, &tree, Attribute::Hukou, code("510402"), Detail::Full, page, 1).unwrap();
+            let ids = |items: &[worklist::WorkItem]| items.iter().map(|i| i.id_number.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&got), ids(want), "page {page} of one row");
+        }
 
         let masked = worklist::door_to_door_list(&db, &tree, Attribute::Hukou, code("510402"), Detail::Masked).unwrap();
         assert_eq!(masked[0].id_number, crate::masking::mask_id(incomplete.as_str()));

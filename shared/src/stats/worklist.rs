@@ -11,19 +11,29 @@ use crate::regions::{RegionCode, RegionTree};
 use crate::storage::{Sql, StorageError};
 use serde::Serialize;
 
-/// The list's rows for one attribution column; ?1/?2 the index range of the region's codes.
+/// The list's rows for one attribution column; ?1/?2 the index range of the region's codes, ?3
+/// and ?4 the LIMIT and OFFSET of a page (-1 and 0 for the whole list).
 /// Every target person (`normal`) who is not both registered and complete.
 fn door_to_door_sql(attribute: Attribute) -> String {
-    let col = match attribute {
-        Attribute::Hukou => "region_hukou",
-        Attribute::Residence => "region_residence",
-    };
+    let col = attribute.column();
     format!(
         "SELECT {col}, COALESCE(NULLIF(residence_address, ''), hukou_address, '') AS address, name, id_number, phone,
                 registered, missing_fields
          FROM persons
          WHERE {col} >= ?1 AND {col} < ?2 AND person_status = 'normal' AND NOT (registered = 1 AND complete = 1)
-         ORDER BY {col}, address, id_number"
+         ORDER BY {col}, address, id_number
+         LIMIT ?3 OFFSET ?4"
+    )
+}
+
+/// How long the list is, and how many on it are unregistered: one range of the covering region
+/// index (migration 0010), no row read.
+fn door_to_door_count_sql(attribute: Attribute) -> String {
+    let col = attribute.column();
+    format!(
+        "SELECT COUNT(*), COALESCE(SUM(registered = 0), 0)
+         FROM persons
+         WHERE {col} >= ?1 AND {col} < ?2 AND person_status = 'normal' AND NOT (registered = 1 AND complete = 1)"
     )
 }
 
@@ -97,8 +107,61 @@ pub fn door_to_door_list(
     region: RegionCode,
     detail: Detail,
 ) -> Result<Vec<WorkItem>, StorageError> {
+    door_to_door_rows(db, tree, attribute, region, detail, None)
+}
+
+/// The length of a door-to-door list and how it splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ListTotals {
+    /// Rows on the whole list.
+    pub total: u64,
+    /// Of which unregistered.
+    pub unregistered: u64,
+    /// Of which registered but incomplete.
+    pub incomplete: u64,
+}
+
+/// The totals of `region`'s door-to-door list (what a page is out of).
+pub fn door_to_door_totals(db: &dyn Sql, attribute: Attribute, region: RegionCode) -> Result<ListTotals, StorageError> {
     let prefix = region.area_prefix();
-    let rows = db.execute(&door_to_door_sql(attribute), &[prefix.into(), format!("{prefix}:").into()])?;
+    let rows = db.execute(&door_to_door_count_sql(attribute), &[prefix.into(), format!("{prefix}:").into()])?;
+    let row = rows.first().ok_or_else(|| StorageError::from_message("COUNT returned no row"))?;
+    let total = row.get::<i64>(0)? as u64;
+    let unregistered = row.get::<i64>(1)? as u64;
+    Ok(ListTotals { total, unregistered, incomplete: total - unregistered })
+}
+
+/// One page (1-based) of `region`'s door-to-door list, in walking order.
+pub fn door_to_door_page(
+    db: &dyn Sql,
+    tree: &RegionTree,
+    attribute: Attribute,
+    region: RegionCode,
+    detail: Detail,
+    page: u64,
+    page_size: u64,
+) -> Result<Vec<WorkItem>, StorageError> {
+    let offset = page.saturating_sub(1).saturating_mul(page_size);
+    door_to_door_rows(db, tree, attribute, region, detail, Some((page_size, offset)))
+}
+
+fn door_to_door_rows(
+    db: &dyn Sql,
+    tree: &RegionTree,
+    attribute: Attribute,
+    region: RegionCode,
+    detail: Detail,
+    window: Option<(u64, u64)>,
+) -> Result<Vec<WorkItem>, StorageError> {
+    let prefix = region.area_prefix();
+    let (limit, offset) = match window {
+        Some((limit, offset)) => (i64::try_from(limit).unwrap_or(i64::MAX), i64::try_from(offset).unwrap_or(i64::MAX)),
+        None => (-1, 0),
+    };
+    let rows = db.execute(
+        &door_to_door_sql(attribute),
+        &[prefix.into(), format!("{prefix}:").into(), limit.into(), offset.into()],
+    )?;
     let mut names: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
     for r in rows.iter() {
