@@ -654,8 +654,10 @@ fn assign_schemes(pop: &mut Population, rng: &mut Rng) {
         // Residents insure where their hukou is if it is in the city, else where they live.
         let local = if hukou_region.starts_with(crate::geo::CITY_PREFIX) { &hukou_region[..6] } else { &res_region[..6] };
         let local = local.to_string();
+        // No enrollment starts after `as_of` (a minor with an adult scheme — a working 16-year-old
+        // — starts on `as_of`): a start date in the future is one the registration form refuses.
         let adult_since = |r: &mut Rng| {
-            let start = add_years(p.birth, 18).max(NaiveDate::from_ymd_opt(1995, 1, 1).expect("date"));
+            let start = add_years(p.birth, 18).max(NaiveDate::from_ymd_opt(1995, 1, 1).expect("date")).min(as_of);
             let days = (as_of - start).num_days().max(1);
             start + chrono::Days::new(r.range(0, days - 1) as u64)
         };

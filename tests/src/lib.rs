@@ -280,7 +280,7 @@ pub fn run_browser_script(script: &str, args: &[&str]) -> Value {
 
 /// Loads a generated city into the app through its API, as the bureau would: the region tree,
 /// every department's file (UTF-8 CSV) with that department's token, the intake run until done,
-/// then the survey and self registrations.
+/// then the survey and self registrations, each answered as the generator expects.
 pub fn load_generated_city(app: &TestApp, city: &canbao_gen::City) {
     let put = app.call("PUT", "/api/v1/regions", Some("admin-token"), &[("content-type", "text/csv")], Some(city.regions_csv.as_bytes()));
     assert_eq!(put.status, 200, "{}", put.text());
@@ -299,7 +299,9 @@ pub fn load_generated_city(app: &TestApp, city: &canbao_gen::City) {
     while app.call("POST", "/api/v1/intake/run", Some("admin-token"), &[], None).json()["more"] == true {}
     for registration in &city.registrations {
         let token = (registration["source"] == "survey").then_some("admin-token");
-        app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
+        let r = app.send_json("POST", "/api/v1/registrations", token, &registration["body"]);
+        // The expected outcome counts each form as the generator expects it answered.
+        assert_eq!(Some(u64::from(r.status)), registration["expect"]["status"].as_u64(), "{}", r.text());
     }
 }
 
