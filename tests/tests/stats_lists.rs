@@ -47,6 +47,25 @@ fn all_pages(app: &TestApp, query: &str) -> Vec<Value> {
     }
 }
 
+/// Every page of a door-to-door list as JSON (200 rows a page), checking they add up to the total.
+fn worklist_pages(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    for page in 1.. {
+        let r = app.get_as(token, &format!("/api/v1/stats/worklist?{query}&page={page}&page_size=200"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        let got = body["items"].as_array().unwrap().clone();
+        assert!(got.len() <= 200);
+        let done = got.is_empty() || page >= body["pages"].as_u64().unwrap();
+        items.extend(got);
+        if done {
+            assert_eq!(items.len() as u64, body["total"].as_u64().unwrap(), "{query}: pages add up to the total");
+            break;
+        }
+    }
+    items
+}
+
 fn expected_county<'a>(expected: &'a Value, by: &str, code: &str) -> &'a Value {
     expected["figures"][by].as_array().unwrap().iter().find(|f| f["region"] == code).unwrap()
 }
@@ -127,7 +146,16 @@ fn lists_after_loading_a_generated_city_equal_the_generators_expected_outcome() 
     assert_eq!(list["total"].as_u64(), Some(want_rows));
     let unregistered = east["target_population"].as_u64().unwrap() - east["registered"].as_u64().unwrap();
     assert_eq!(list["unregistered"].as_u64(), Some(unregistered));
-    let items = list["items"].as_array().unwrap();
+    assert_eq!(list["incomplete"].as_u64(), Some(want_rows - unregistered));
+    // JSON comes a page at a time (50 rows unless asked), the pages adding up to the whole list.
+    assert_eq!((list["page"].as_u64(), list["page_size"].as_u64()), (Some(1), Some(50)));
+    assert!(want_rows > 50, "the county's list spans pages: {want_rows}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 50);
+    let items = &worklist_pages(&app, "staff-east", "region=510402");
+    assert_eq!(items[..50], list["items"].as_array().unwrap()[..]);
+    let r = app.get_as("staff-east", "/api/v1/stats/worklist?region=510402&page_size=201");
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("invalid_parameter")));
+    assert_eq!(app.get_as("staff-east", "/api/v1/stats/worklist?region=510402&page=0").status, 400);
     let keys: Vec<(String, String)> =
         items.iter().map(|i| (i["community_code"].as_str().unwrap().into(), i["address"].as_str().unwrap().into())).collect();
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "sorted by community and address");
@@ -170,7 +198,9 @@ fn lists_after_loading_a_generated_city_equal_the_generators_expected_outcome() 
     let mine = mine.json();
     assert_eq!(mine["region"]["code"], "510402", "a collector's default region is their own");
     assert_eq!(mine["total"].as_u64(), Some(want_rows));
-    assert!(mine["items"].as_array().unwrap().iter().all(|i| i["id_number"].as_str().unwrap().contains("********")));
+    let masked = worklist_pages(&app, "collector-east", "");
+    assert_eq!(masked.len() as u64, want_rows);
+    assert!(masked.iter().all(|i| i["id_number"].as_str().unwrap().contains("********")));
     let other = app.get_as("collector-east", "/api/v1/stats/worklist?region=510403&format=csv");
     assert_eq!((other.status, other.json()["error"]["code"].as_str()), (403, Some("outside_region")));
     assert_eq!(app.get_as("staff-west", "/api/v1/stats/worklist?region=510402").status, 403);
@@ -213,9 +243,9 @@ fn lists_after_loading_a_generated_city_equal_the_generators_expected_outcome() 
     let (after, cache) = counts(&app, "staff-east", "");
     assert_eq!(cache.as_deref(), Some("miss"));
     assert_eq!(after["conflicts"].as_u64(), before["conflicts"].as_u64().map(|n| n + 1), "{before} → {after}");
-    let list_after = app.get_as("staff-east", "/api/v1/stats/worklist?region=510402").json();
-    assert_eq!(list_after["total"].as_u64(), Some(want_rows - 2), "both are registered and complete now");
-    assert!(!list_after["items"].as_array().unwrap().iter().any(|i| i["id_number"] == first["id_number"]));
+    let list_after = worklist_pages(&app, "staff-east", "region=510402");
+    assert_eq!(list_after.len() as u64, want_rows - 2, "both are registered and complete now");
+    assert!(!list_after.iter().any(|i| i["id_number"] == first["id_number"]));
     let conflicts = all_pages(&app, "type=conflicts&region=510402");
     let opened = conflicts.iter().find(|c| c["id_number"] == second["id_number"]).expect("the new conflict is listed");
     assert_eq!(opened["field"], "name");
