@@ -5,7 +5,10 @@
 //! error-report lines, the batch counts and the cursor (byte offset and line number in the stored
 //! UTF-8 form), so a kill at any moment leaves either the whole chunk or none of it. A lease
 //! (owner + expiry in the batch row, taken by one conditional UPDATE) keeps two invocations off
-//! the same batch, and every chunk re-checks it before committing.
+//! the same batch, and every chunk re-checks it before committing. Before any of that, an
+//! invocation takes the intake lock (a `meta` row with owner and expiry): while one holds it,
+//! another (the cron tick during a `run` call, or two `run` calls) returns at once with `busy`
+//! instead of waiting seconds on the other's write lock and overrunning its own time budget.
 //!
 //! Throughput: every statement is a host call (in Spin a serialised one), so a chunk works
 //! set-wise. It reads and cleans its rows first, then records their in-file keys with one
@@ -34,7 +37,7 @@ use std::time::{Duration, Instant};
 /// Rows per transaction at most (a chunk also ends at the deadline): large enough that the
 /// per-statement cost of a host call is spread thin, small enough that one chunk takes a small
 /// part of the time budget.
-const CHUNK_ROWS: u64 = 5_000;
+const CHUNK_ROWS: u64 = 20_000;
 
 /// The first chunk of an invocation, which measures the pace.
 const FIRST_CHUNK_ROWS: u64 = 250;
@@ -68,6 +71,8 @@ pub struct RunReport {
     pub elapsed_ms: u64,
     /// Whether queued work is left for the next invocation.
     pub more: bool,
+    /// Whether another invocation was doing the intake work, so this one did none.
+    pub busy: bool,
 }
 
 /// One batch worked on in an invocation.
@@ -102,6 +107,12 @@ const TAKE_LEASE: &str = "UPDATE batches SET lease_owner = ?1, lease_expires_at 
 const RELEASE_LEASE: &str =
     "UPDATE batches SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?";
 const QUEUED_LEFT: &str = "SELECT COUNT(*) FROM batches WHERE status IN ('queued', 'processing')";
+/// The intake lock: one invocation at a time does intake work (the cron tick and a `run` call
+/// would otherwise queue on each other's write lock for seconds). Taken when free or expired
+/// (`?3` is now); it expires by itself when its holder died.
+const TAKE_INTAKE_LOCK: &str = "INSERT INTO meta (key, value) VALUES ('intake_lock', json_object('owner', ?1, 'until', ?2))
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE meta.value ->> 'until' < ?3 RETURNING 1";
+const RELEASE_INTAKE_LOCK: &str = "DELETE FROM meta WHERE key = 'intake_lock' AND value ->> 'owner' = ?1";
 /// A slice of the in-file keys of finished batches (they are only needed while a batch runs).
 const DROP_FINISHED_KEYS: &str = "DELETE FROM batch_keys WHERE (batch_id, key) IN (
     SELECT k.batch_id, k.key FROM batches b JOIN batch_keys k ON k.batch_id = b.id
@@ -116,11 +127,36 @@ pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> R
     // Stop taking new chunks a little before the budget so the last commit fits inside it.
     let deadline = started + budget.mul_f64(0.9);
     let lease_for = ChronoDuration::from_std(budget * 2).unwrap_or_default() + ChronoDuration::seconds(5);
+    let mut report = RunReport::default();
+    let lock = [owner.into(), ts(now + lease_for).into(), ts(now).into()];
+    if db.execute(TAKE_INTAKE_LOCK, &lock)?.is_empty() {
+        report.busy = true;
+        report.more = db.execute(QUEUED_LEFT, &[])?.scalar::<i64>()?.unwrap_or(0) > 0;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
+    let worked = work(db, now, started, deadline, lease_for, owner, &mut report);
+    let released = db.exec(RELEASE_INTAKE_LOCK, &[owner.into()]);
+    worked?;
+    released?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// The work of an invocation holding the intake lock.
+fn work(
+    db: &dyn Sql,
+    now: DateTime<Utc>,
+    started: Instant,
+    deadline: Instant,
+    lease_for: ChronoDuration,
+    owner: &str,
+    report: &mut RunReport,
+) -> Result<(), ProcessError> {
     let regions = crate::region_store::load_tree(db)?;
     for pragma in BULK_PRAGMAS {
         let _ = db.execute(pragma, &[]);
     }
-    let mut report = RunReport::default();
     // Chunks are sized to end before the deadline at the pace the last chunk went (a first,
     // small chunk measures it), and one starts only when a useful one still fits.
     let mut per_row: Option<Duration> = None;
@@ -185,8 +221,7 @@ pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> R
     if !report.more {
         drop_finished_keys(db, &fits)?;
     }
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
+    Ok(())
 }
 
 /// Drops the in-file keys of finished batches in bounded slices while time is left (a batch of a
@@ -607,6 +642,73 @@ fn merge_unit(tx: &dyn Sql, batch: &Leased, u: &UnitRow, at: DateTime<Utc>, cloc
                 ],
             )?;
             Ok((key, false))
+        }
+    }
+}
+
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    use super::*;
+    use crate::intake::{queue_file, Queued, Upload};
+    use crate::storage::native::NativeSql;
+
+    /// A public_security file of `n` persons, queued.
+    fn queued_file(db: &NativeSql, n: u16) -> String {
+        let mut csv = String::from("公民身份号码,姓名\n");
+        for seq in 1..=n {
+            let id = CitizenId::from_parts("510402", NaiveDate::from_ymd_opt(1980, 1, 2).unwrap(), seq);
+            csv.push_str(&format!("{},张{seq}\n", id.as_str()));
+        }
+        let upload = Upload {
+            source: Source::PublicSecurity,
+            file_name: None,
+            sheet: None,
+            uploaded_by: "test",
+            bytes: csv.as_bytes(),
+            limits: Default::default(),
+        };
+        match queue_file(db, &upload, Utc::now()).unwrap() {
+            Queued::New(b) => b.batch_id,
+            Queued::Existing(b) => b.batch_id,
+        }
+    }
+
+    fn lock_holder(db: &NativeSql) -> Option<String> {
+        db.query_one("SELECT value ->> 'owner' FROM meta WHERE key = 'intake_lock'", &[]).unwrap().map(|r| r.get(0).unwrap())
+    }
+
+    #[test]
+    fn an_invocation_finding_the_intake_lock_held_does_nothing_and_says_so() {
+        let db = NativeSql::open_in_memory().unwrap();
+        let batch = queued_file(&db, 40);
+        let now = Utc::now();
+        let held = [SqlValue::from("cron-1"), ts(now + ChronoDuration::seconds(15)).into(), ts(now).into()];
+        assert!(!db.execute(TAKE_INTAKE_LOCK, &held).unwrap().is_empty());
+
+        let report = run(&db, now, Duration::from_secs(5), "run-1").unwrap();
+        assert!(report.busy && report.more);
+        assert_eq!((report.rows, report.batches.len()), (0, 0));
+        let status = db.query_one("SELECT status FROM batches WHERE id = ?", &[batch.as_str().into()]).unwrap().unwrap();
+        assert_eq!(status.get::<String>(0).unwrap(), "queued");
+        assert_eq!(lock_holder(&db).as_deref(), Some("cron-1"));
+
+        // A holder that died leaves the lock to expire; the next invocation then does the work
+        // and hands the lock back.
+        let later = now + ChronoDuration::seconds(16);
+        let report = run(&db, later, Duration::from_secs(5), "run-2").unwrap();
+        assert!(!report.busy && !report.more);
+        assert_eq!(report.rows, 40);
+        assert_eq!(lock_holder(&db), None);
+    }
+
+    #[test]
+    fn the_intake_lock_is_handed_back_after_each_invocation() {
+        let db = NativeSql::open_in_memory().unwrap();
+        queued_file(&db, 3);
+        for owner in ["a", "b"] {
+            let report = run(&db, Utc::now(), Duration::from_secs(5), owner).unwrap();
+            assert!(!report.busy);
+            assert_eq!(lock_holder(&db), None);
         }
     }
 }
