@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
 
 /// How long a claim holds before another request may take over its computation.
-pub const CLAIM_SECONDS: i64 = 20;
+pub const CLAIM_SECONDS: i64 = 10;
 /// How often a waiting request looks for the answer.
 const POLL: Duration = Duration::from_millis(20);
 /// How often (in polls) a waiting request checks the claim is still held.
@@ -121,11 +121,14 @@ pub fn single_flight<E: From<StorageError>>(
         }
     }
     let result = compute();
-    if let Ok(body) = &result {
-        store(kv, key, version, body)?;
-    }
-    // Best effort: an unreleased claim runs out by itself.
+    let stored = match &result {
+        Ok(body) => store(kv, key, version, body),
+        Err(_) => Ok(()),
+    };
+    // Released whatever happened (waiters look in the cache first, then compute themselves);
+    // best effort: an unreleased claim runs out by itself.
     let _ = db.exec(RELEASE, &[key.into(), version.into()]);
+    stored?;
     result.map(|body| (body, Source::Computed))
 }
 
