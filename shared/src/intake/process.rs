@@ -48,6 +48,10 @@ const MIN_CHUNK_ROWS: u64 = 25;
 /// The share of the time left a chunk is sized to take at the measured pace.
 const CHUNK_SAFETY: f64 = 0.7;
 
+/// The share of the whole budget one chunk is sized to take at most: a chunk that goes twice as
+/// slow as the last (a WAL checkpoint in its commit, a busy disk) then still ends in budget.
+const CHUNK_MAX_SHARE: f64 = 0.25;
+
 /// How often (in rows) reading checks the clock (a host call in a component).
 const CLOCK_EVERY: u64 = 64;
 
@@ -124,8 +128,6 @@ const FINISHED_KEYS_LEFT: &str = "SELECT EXISTS (SELECT 1 FROM batches b JOIN ba
 /// `owner` names this invocation in the lease; `now` is the wall clock at the start.
 pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> Result<RunReport, ProcessError> {
     let started = Instant::now();
-    // Stop taking new chunks a little before the budget so the last commit fits inside it.
-    let deadline = started + budget.mul_f64(0.9);
     let lease_for = ChronoDuration::from_std(budget * 2).unwrap_or_default() + ChronoDuration::seconds(5);
     let mut report = RunReport::default();
     let lock = [owner.into(), ts(now + lease_for).into(), ts(now).into()];
@@ -135,7 +137,7 @@ pub fn run(db: &dyn Sql, now: DateTime<Utc>, budget: Duration, owner: &str) -> R
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    let worked = work(db, now, started, deadline, lease_for, owner, &mut report);
+    let worked = work(db, now, started, budget, lease_for, owner, &mut report);
     let released = db.exec(RELEASE_INTAKE_LOCK, &[owner.into()]);
     worked?;
     released?;
@@ -148,11 +150,13 @@ fn work(
     db: &dyn Sql,
     now: DateTime<Utc>,
     started: Instant,
-    deadline: Instant,
+    budget: Duration,
     lease_for: ChronoDuration,
     owner: &str,
     report: &mut RunReport,
 ) -> Result<(), ProcessError> {
+    // Stop taking new chunks a little before the budget so the last commit fits inside it.
+    let deadline = started + budget.mul_f64(0.9);
     let regions = crate::region_store::load_tree(db)?;
     for pragma in BULK_PRAGMAS {
         let _ = db.execute(pragma, &[]);
@@ -164,7 +168,8 @@ fn work(
     let fits = |longest: Duration| Instant::now() + longest < deadline;
     let chunk_rows = |per_row: Option<Duration>| -> u64 {
         let Some(per_row) = per_row else { return FIRST_CHUNK_ROWS };
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64() * CHUNK_SAFETY;
+        let left = (deadline.saturating_duration_since(Instant::now()).as_secs_f64() * CHUNK_SAFETY)
+            .min(budget.as_secs_f64() * CHUNK_MAX_SHARE);
         ((left / per_row.as_secs_f64().max(1e-7)) as u64).min(CHUNK_ROWS)
     };
     while fits(longest) && chunk_rows(per_row) >= MIN_CHUNK_ROWS {
