@@ -7,6 +7,14 @@
 //! statements again (each connection keeps its prepared statements). Calls run in place on the
 //! worker thread; the runtime has more workers than cores so that a long query (a city-wide
 //! figure) does not hold up other requests.
+//!
+//! Write transactions of the instances in this host queue for a database's writer turn
+//! asynchronously: `BEGIN IMMEDIATE` (or `EXCLUSIVE`) first awaits the database's writer lock, held
+//! until the transaction ends. SQLite allows one writer at a time anyway; waiting here parks the
+//! request's task and frees its worker thread, where SQLite's busy handler would sleep on the
+//! thread in a retry loop — with a few workers and many concurrent submits, the sleeping waiters
+//! kept the writer that held the lock from being scheduled. Other processes on the same file
+//! (tools, a second host) still meet the busy handler.
 
 use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::state::HostState;
@@ -43,13 +51,15 @@ const MMAP_BYTES: i64 = 1 << 30;
 /// How many prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 128;
 
-/// Where a database lives, and its idle connections.
+/// Where a database lives, its idle connections and its writer turn.
 #[derive(Debug)]
 pub struct Database {
     location: Location,
     /// Keeps a shared in-memory database alive between connections.
     _keeper: Option<Mutex<Connection>>,
     idle: Mutex<Vec<Connection>>,
+    /// Held by the connection whose write transaction is open (first come, first served).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +79,7 @@ impl Database {
             location: Location::File(path),
             _keeper: None,
             idle: Mutex::default(),
+            writer: Arc::default(),
         })
     }
 
@@ -86,6 +97,7 @@ impl Database {
             location,
             _keeper: Some(Mutex::new(keeper)),
             idle: Mutex::default(),
+            writer: Arc::default(),
         })
     }
 
@@ -144,6 +156,15 @@ fn open_connection(location: &Location) -> Result<Connection> {
 pub struct ConnectionHandle {
     conn: Option<Arc<Mutex<Connection>>>,
     database: Arc<Database>,
+    /// The database's writer turn, while this connection's write transaction is open.
+    writing: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// Whether a statement opens a write transaction (`BEGIN IMMEDIATE` / `BEGIN EXCLUSIVE`).
+fn begins_writing(statement: &str) -> bool {
+    let mut words = statement.split_ascii_whitespace().map(|w| w.trim_end_matches(';'));
+    words.next().is_some_and(|w| w.eq_ignore_ascii_case("BEGIN"))
+        && words.next().is_some_and(|w| w.eq_ignore_ascii_case("IMMEDIATE") || w.eq_ignore_ascii_case("EXCLUSIVE"))
 }
 
 impl ConnectionHandle {
@@ -160,6 +181,8 @@ impl Drop for ConnectionHandle {
         if let Some(conn) = self.conn.take() {
             Self::release(conn, &self.database);
         }
+        // The turn is given up only after the connection has rolled back what was left open.
+        self.writing = None;
     }
 }
 
@@ -225,6 +248,7 @@ impl sqlite::HostConnection for HostState {
             Ok(conn) => Ok(Ok(self.table.push(ConnectionHandle {
                 conn: Some(Arc::new(Mutex::new(conn))),
                 database,
+                writing: None,
             })?)),
             Err(e) => Ok(Err(Error::Io(format!("{e:#}")))),
         }
@@ -236,13 +260,26 @@ impl sqlite::HostConnection for HostState {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let Some(conn) = self.table.get(&connection)?.conn.clone() else {
+        let handle = self.table.get(&connection)?;
+        let Some(conn) = handle.conn.clone() else {
             return Ok(Err(Error::InvalidConnection));
         };
-        let result = {
+        if handle.writing.is_none() && begins_writing(&statement) {
+            // Bounded like the busy timeout: a guest that opens a second write transaction while
+            // holding the first gets SQLite's "database is locked", not a hang.
+            let writer = handle.database.writer.clone();
+            let turn = tokio::time::timeout(BUSY_TIMEOUT, writer.lock_owned()).await.ok();
+            self.table.get_mut(&connection)?.writing = turn;
+        }
+        let (result, ended) = {
             let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            execute(&conn, &statement, parameters)
+            let result = execute(&conn, &statement, parameters);
+            (result, conn.is_autocommit())
         };
+        // COMMIT, ROLLBACK, or a failure that ended the transaction: the next writer's turn.
+        if ended {
+            self.table.get_mut(&connection)?.writing = None;
+        }
         Ok(result.map_err(|e| Error::Io(e.to_string())))
     }
 
@@ -255,6 +292,16 @@ impl sqlite::HostConnection for HostState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_transactions_are_recognised() {
+        for s in ["BEGIN IMMEDIATE", "begin immediate;", "  BEGIN  EXCLUSIVE TRANSACTION", "BEGIN IMMEDIATE TRANSACTION;"] {
+            assert!(begins_writing(s), "{s}");
+        }
+        for s in ["BEGIN", "BEGIN DEFERRED", "COMMIT", "SELECT 'BEGIN IMMEDIATE'", "BEGINIMMEDIATE", ""] {
+            assert!(!begins_writing(s), "{s}");
+        }
+    }
 
     #[test]
     fn values_round_trip_and_open_transaction_rolls_back_on_close() {

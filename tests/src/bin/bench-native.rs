@@ -6,6 +6,7 @@
 //! wasm run loaded. One JSON line per workload. The `<kv-db>` argument is kept for the script.
 //!
 //! Usage: `bench-native <db> <kv-db> <lookup-sample.tsv> <seconds> <threads>`
+//! (`BENCH_ONLY=registration,lookup` runs only the workloads named.)
 
 use canbao::api::{self, Env, Request, Variables};
 use canbao::auth::token_hash;
@@ -49,6 +50,26 @@ fn citizen_id(n: u64) -> String {
     let sum: u32 = body.bytes().zip(W).map(|(b, w)| u32::from(b - b'0') * w).sum();
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{body}{check}")
+}
+
+/// A name for the `n`-th new person, from the same pool as scripts/wrk/register.lua (20 surnames,
+/// 30 × 31 given names): spread as a city's names are, so the 一人多号 comparison with namesakes
+/// costs what it would, not one ever-growing block of one shared name.
+fn person_name(n: u64) -> String {
+    const SURNAMES: [&str; 20] =
+        ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高"];
+    const GIVEN: [&str; 30] = [
+        "伟", "芳", "娜", "秀", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "兰", "霞", "平",
+        "刚", "英", "华", "志", "海", "燕", "东", "梅", "玉",
+    ];
+    let h = n.wrapping_mul(2_654_435_761) % (1 << 32);
+    let second = (h / 600) as usize % (GIVEN.len() + 1);
+    format!(
+        "{}{}{}",
+        SURNAMES[h as usize % SURNAMES.len()],
+        GIVEN[(h / 20) as usize % GIVEN.len()],
+        GIVEN.get(second).copied().unwrap_or("")
+    )
 }
 
 type Route = fn(&Env, &Request) -> api::ApiResult;
@@ -112,7 +133,7 @@ fn main() -> anyhow::Result<()> {
                 let n = t as u64 * 9_000_000 + i;
                 let body = json!({
                     "id_number": citizen_id(n),
-                    "name": "压测员",
+                    "name": person_name(n),
                     "ethnicity": "01",
                     "hukou_region": "510402001",
                     "residence_address": format!("东区示例街道一新华街{}号", i % 500),
@@ -137,7 +158,9 @@ fn main() -> anyhow::Result<()> {
         },
     ];
 
-    for w in workloads {
+    // BENCH_ONLY=registration (a comma-separated list) runs only those workloads, for profiling one.
+    let only = std::env::var("BENCH_ONLY").ok();
+    for w in workloads.into_iter().filter(|w| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == w.name))) {
         let deadline = Instant::now() + Duration::from_secs_f64(seconds);
         let non2xx = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
