@@ -5,88 +5,31 @@
 use canbao::storage::native::NativeSql;
 use canbao::storage::{Sql, SqlValue};
 use canbao_gen::CityConfig;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use canbao_tests::HostProcess;
+use std::path::Path;
 use std::time::Duration;
 
-/// The host binary (built here with `cargo build -p canbao-host` if missing).
-fn host_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| canbao_tests::workspace_root().join("target"));
-    let bin = target.join("debug/canbao-host");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(canbao_tests::workspace_root())
-        .args(["build", "-j2", "-p", "canbao-host"])
-        .status()
-        .expect("cargo");
-    assert!(status.success());
-    bin
+/// The intake time budget of these hosts: short, so that a kill lands between many commits.
+const VARS: &[(&str, &str)] = &[("intake_time_budget_ms", "300")];
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
 }
 
-/// A host process serving the app on `port` with `state`.
-struct Host {
-    child: Child,
-    base: String,
-}
-
-impl Host {
-    fn start(bin: &Path, manifest: &Path, state: &Path, port: u16) -> Host {
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(bin)
-            .args(["up", "--from", manifest.to_str().unwrap(), "--listen", &listen, "--state-dir", state.to_str().unwrap()])
-            .env("SPIN_VARIABLE_ACCESS_TOKENS", canbao_tests::access_tokens_json())
-            .env("SPIN_VARIABLE_INTAKE_TIME_BUDGET_MS", "300")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(state.join("host.log")).map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
-            .spawn()
-            .expect("host");
-        let host = Host { child, base: format!("http://{listen}") };
-        // A debug host compiles the components at start-up: that takes a while.
-        for _ in 0..3600 {
-            if ureq::get(format!("{}/api/v1/intake/health", host.base)).call().is_ok() {
-                return host;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("host did not start: {}", std::fs::read_to_string(state.join("host.log")).unwrap_or_default());
-    }
-
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder().http_status_as_error(false).build().into()
-    }
-
-    fn upload(&self, bytes: &[u8]) {
-        let r = Self::agent()
-            .post(format!("{}/api/v1/intake/public_security/files", self.base))
-            .header("authorization", "Bearer dept-public-security")
-            .send(bytes)
-            .expect("upload");
-        assert!(r.status() == 202 || r.status() == 200);
-    }
-
-    /// One `run` call: whether work is left.
-    fn run(&self) -> bool {
-        run(&self.base).expect("run")
-    }
-
-    fn kill(mut self) {
-        // Child::kill sends SIGKILL on Unix.
-        self.child.kill().expect("kill");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The department's upload of `bytes` to the host at `base`.
+fn upload(base: &str, bytes: &[u8]) {
+    let r = agent()
+        .post(format!("{base}/api/v1/intake/public_security/files"))
+        .header("authorization", "Bearer dept-public-security")
+        .send(bytes)
+        .expect("upload");
+    assert!(r.status() == 202 || r.status() == 200);
 }
 
 /// One `run` call on the host at `base`: whether work is left; `None` when the connection died
 /// (the host was killed meanwhile).
 fn run(base: &str) -> Option<bool> {
-    let mut r = Host::agent().post(format!("{base}/api/v1/intake/run")).header("authorization", "Bearer admin-token").send_empty().ok()?;
+    let mut r = agent().post(format!("{base}/api/v1/intake/run")).header("authorization", "Bearer admin-token").send_empty().ok()?;
     let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().ok()?).ok()?;
     v["more"].as_bool()
 }
@@ -138,7 +81,6 @@ fn batch_progress(state: &Path) -> (String, i64) {
 #[test]
 fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
     canbao_tests::build_components();
-    let bin = host_binary();
     let manifest_dir = tempfile::tempdir().unwrap();
     let manifest = canbao_tests::manifest_in(manifest_dir.path());
     let city = canbao_gen::generate(&CityConfig { people: 20_000, seed: 21, error_rate: 0.01, ..CityConfig::default() }).unwrap();
@@ -147,16 +89,16 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
 
     // The uninterrupted run.
     let calm = tempfile::tempdir().unwrap();
-    let host = Host::start(&bin, &manifest, calm.path(), port);
-    host.upload(file);
-    while host.run() {}
+    let host = HostProcess::start(&manifest, calm.path(), port, VARS);
+    upload(&host.base, file);
+    while run(&host.base).expect("run") {}
     host.kill();
     let expected = dump(calm.path());
 
     // Killed in the middle of `run` calls at several points, restarted each time.
     let killed = tempfile::tempdir().unwrap();
-    let mut host = Host::start(&bin, &manifest, killed.path(), port);
-    host.upload(file);
+    let mut host = HostProcess::start(&manifest, killed.path(), port, VARS);
+    upload(&host.base, file);
     let mut progress = Vec::new();
     for delay_ms in [150u64, 420, 90, 700, 260] {
         let base = host.base.clone();
@@ -165,7 +107,7 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
         host.kill();
         runner.join().unwrap();
         progress.push(batch_progress(killed.path()));
-        host = Host::start(&bin, &manifest, killed.path(), port);
+        host = HostProcess::start(&manifest, killed.path(), port, VARS);
         // Let the killed invocation's lease (2 × 300 ms budget + 5 s) expire, so that the next
         // kill lands in the middle of processing again rather than while the batch is held.
         std::thread::sleep(Duration::from_millis(5_700));
@@ -175,7 +117,7 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
     assert!(moved >= 2 && progress.iter().all(|(status, _)| status != "done"), "kills did not interrupt processing: {progress:?}");
     // The lease of a killed invocation expires; then the work finishes.
     let mut rounds = 0;
-    while host.run() {
+    while run(&host.base).expect("run") {
         rounds += 1;
         assert!(rounds < 100_000, "intake never finished");
         std::thread::sleep(Duration::from_millis(20));
