@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -104,6 +104,12 @@ impl WasiHttpView for HostState {
     }
 }
 
+/// Bytes of an instance's memory reset in place (not unmapped) when the kernel reports which
+/// pages were touched.
+const KEEP_RESIDENT_SCANNED: usize = 16 << 20;
+/// Bytes reset in place by overwriting the lowest addresses when it cannot.
+const KEEP_RESIDENT_BLIND: usize = 256 << 10;
+
 /// The process-wide engine: pooling allocator when the machine allows it, compile cache on disk.
 pub fn engine() -> Result<Engine> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -116,14 +122,21 @@ pub fn engine() -> Result<Engine> {
     }
     let mut pooled = config.clone();
     let mut pool = PoolingAllocationConfig::default();
+    // A finished instance's memory is reset by overwriting the pages it touched instead of
+    // unmapping them: an unmap in a multi-threaded process costs a TLB shootdown on every core,
+    // and the next instance would fault each page in again, per request. Where the kernel can
+    // say which pages were touched (PAGEMAP_SCAN, Linux 6.7+), only those are overwritten, so
+    // the whole working set of a request (stack, data, heap: a few MiB) stays mapped. Elsewhere
+    // only the lowest addresses can be overwritten blindly, which pays for itself only in a
+    // small range.
+    let scan = PoolingAllocationConfig::is_pagemap_scan_available();
+    let keep_resident = if scan { KEEP_RESIDENT_SCANNED } else { KEEP_RESIDENT_BLIND };
     pool.total_component_instances(1000)
         .total_core_instances(1000)
         .total_memories(1000)
         .total_tables(1000)
-        // Reset the first pages of a finished instance's memory and tables by overwriting them
-        // instead of unmapping: an unmap on a multi-threaded process costs a TLB shootdown on
-        // every core, per request.
-        .linear_memory_keep_resident(256 << 10)
+        .pagemap_scan(if scan { Enabled::Yes } else { Enabled::No })
+        .linear_memory_keep_resident(keep_resident)
         .table_keep_resident(1 << 16);
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     // CANBAO_HOST_NO_POOLING=1 turns the pool off (to compare, or where address space is scarce).
