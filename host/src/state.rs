@@ -117,6 +117,11 @@ pub fn engine() -> Result<Engine> {
         return Ok(e.clone());
     }
     let mut config = Config::new();
+    // CANBAO_HOST_PERFMAP=1 writes /tmp/perf-<pid>.map, so `perf report` names the guest's
+    // functions instead of showing one anonymous block of JIT code.
+    if std::env::var_os("CANBAO_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if let Some(cache) = disk_cache() {
         config.cache(Some(cache));
     }

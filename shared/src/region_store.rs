@@ -37,9 +37,6 @@ pub fn load_tree(db: &dyn Sql) -> Result<RegionTree, StorageError> {
 /// ancestors (a handful of rows instead of the whole tree on every form submission). Malformed
 /// codes are skipped: their parser reports them.
 pub fn tree_for_codes<'a>(db: &dyn Sql, codes: impl IntoIterator<Item = &'a str>) -> Result<RegionTree, StorageError> {
-    if !any_loaded(db)? {
-        return Ok(RegionTree::panzhihua_demo());
-    }
     let mut wanted = BTreeSet::new();
     for text in codes {
         let Ok(parsed) = RegionCode::parse(text) else { continue };
@@ -51,6 +48,9 @@ pub fn tree_for_codes<'a>(db: &dyn Sql, codes: impl IntoIterator<Item = &'a str>
     }
     if wanted.is_empty() {
         return Ok(RegionTree::new());
+    }
+    if !any_loaded(db)? {
+        return Ok(RegionTree::panzhihua_demo_part(&wanted));
     }
     let placeholders = vec!["?"; wanted.len()].join(",");
     let sql = format!("SELECT code, name, parent_code FROM regions WHERE code IN ({placeholders}) ORDER BY code");

@@ -211,6 +211,20 @@ struct Row {
     parent: Option<RegionCode>,
 }
 
+/// The header of a shipped region file and those of its rows whose code is one of `codes`
+/// (shipped files are ours: one row a line, the code first).
+fn shipped_rows(csv: &str, codes: &BTreeSet<String>) -> String {
+    let mut header = true;
+    let mut out = String::new();
+    for line in csv.lines().filter(|l| !l.starts_with('#')) {
+        if std::mem::replace(&mut header, false) || line.split(',').next().is_some_and(|code| codes.contains(code.trim())) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 impl RegionTree {
     /// An empty tree.
     pub fn new() -> Self {
@@ -229,6 +243,16 @@ impl RegionTree {
     pub fn panzhihua_demo() -> Self {
         let mut tree = Self::panzhihua();
         tree.load_shipped(DEMO_CSV);
+        tree
+    }
+
+    /// The shipped demo tree cut down to `codes` (each given with its ancestors): what checking a
+    /// form's few codes needs, without building all of the shipped tree on every request.
+    pub fn panzhihua_demo_part(codes: &BTreeSet<String>) -> Self {
+        let mut tree = Self::new();
+        for csv in [PANZHIHUA_CSV, DEMO_CSV] {
+            tree.load_shipped(&shipped_rows(csv, codes));
+        }
         tree
     }
 
@@ -505,6 +529,24 @@ mod tests {
             assert!(town.name.ends_with("（演示）"));
         }
         assert!(demo.at_level(Level::Community).all(|r| r.name.contains("演示")));
+    }
+
+    #[test]
+    fn a_part_of_the_demo_tree_is_the_demo_tree_cut_to_the_codes_asked() {
+        let demo = RegionTree::panzhihua_demo();
+        let community = demo.at_level(Level::Community).nth(7).expect("demo communities").code;
+        let mut wanted = BTreeSet::new();
+        let mut code = Some(community);
+        while let Some(c) = code {
+            wanted.insert(c.as_str().to_owned());
+            code = c.parent_code();
+        }
+        wanted.insert("510499999".to_owned()); // not in the shipped tree
+        let part = RegionTree::panzhihua_demo_part(&wanted);
+        let expected: Vec<&Region> = demo.iter().filter(|r| wanted.contains(r.code.as_str())).collect();
+        assert_eq!(part.iter().collect::<Vec<_>>(), expected);
+        assert_eq!(part.len(), 4, "community, township, county and city");
+        assert!(RegionTree::panzhihua_demo_part(&BTreeSet::new()).is_empty());
     }
 
     #[test]
