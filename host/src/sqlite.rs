@@ -15,13 +15,22 @@
 //! thread in a retry loop — with a few workers and many concurrent submits, the sleeping waiters
 //! kept the writer that held the lock from being scheduled. Other processes on the same file
 //! (tools, a second host) still meet the busy handler.
+//!
+//! The write-ahead log is copied back into the database file (checkpointed) off the writer's
+//! turn: SQLite's automatic checkpoint runs inside the `COMMIT` that crosses its threshold, so
+//! the writer turn — and every submit queued behind it — waited for the copy and its `fsync`.
+//! Here each connection's WAL hook notes the log's size after a commit, and past the same
+//! threshold (1,000 pages) a checkpoint runs on the blocking pool: the bulk of the copy while
+//! writers go on, and only the catching up in the writer turn (`Database::checkpoint`).
 
 use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::state::HostState;
 use anyhow::{Context, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
+use std::cell::Cell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::Resource;
@@ -44,8 +53,11 @@ fn busy_wait(attempt: i32) -> bool {
 
 /// How many idle connections a database keeps for the next requests.
 const IDLE_CONNECTIONS: usize = 32;
-/// SQLite's defaults for the per-connection settings a guest may change.
-const RESET_SETTINGS: &str = "PRAGMA cache_size = -2000; PRAGMA wal_autocheckpoint = 1000;";
+/// SQLite's default for the per-connection setting a guest may change (`wal_autocheckpoint` is
+/// not reset this way: setting it replaces the host's WAL hook, which `release` puts back).
+const RESET_SETTINGS: &str = "PRAGMA cache_size = -2000;";
+/// Pages in the write-ahead log after which it is checkpointed (SQLite's automatic threshold).
+const CHECKPOINT_PAGES: i32 = 1000;
 /// How much of a database file a connection maps into memory for reading.
 const MMAP_BYTES: i64 = 1 << 30;
 /// How many prepared statements each connection keeps.
@@ -60,6 +72,8 @@ pub struct Database {
     idle: Mutex<Vec<Connection>>,
     /// Held by the connection whose write transaction is open (first come, first served).
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Whether a checkpoint is running (one at a time).
+    checkpointing: AtomicBool,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +94,7 @@ impl Database {
             _keeper: None,
             idle: Mutex::default(),
             writer: Arc::default(),
+            checkpointing: AtomicBool::new(false),
         })
     }
 
@@ -98,6 +113,7 @@ impl Database {
             _keeper: Some(Mutex::new(keeper)),
             idle: Mutex::default(),
             writer: Arc::default(),
+            checkpointing: AtomicBool::new(false),
         })
     }
 
@@ -120,6 +136,7 @@ impl Database {
         if !conn.is_autocommit() || conn.busy_handler(Some(busy_wait)).is_err() {
             return;
         }
+        conn.wal_hook(Some(note_wal_pages));
         // Settings a guest may raise for bulk work (intake asks for a 64 MiB page cache) go back
         // to SQLite's defaults, so idle connections hold little memory.
         if conn.execute_batch(RESET_SETTINGS).is_err() {
@@ -130,6 +147,54 @@ impl Database {
             idle.push(conn);
         }
     }
+}
+
+impl Database {
+    /// Starts a passive checkpoint on the blocking pool when the last commit on this thread left
+    /// the write-ahead log past [`CHECKPOINT_PAGES`] and none is running. Called when a write
+    /// transaction has ended and the writer turn has been given back.
+    fn checkpoint_if_due(self: &Arc<Self>) {
+        let pages = WAL_PAGES.with(|p| p.take());
+        if pages < CHECKPOINT_PAGES || self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = db.checkpoint() {
+                eprintln!("canbao-host: checkpoint failed (the log is copied back at the next one): {e:#}");
+            }
+            db.checkpointing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Copies the write-ahead log into the database file in two passes: the bulk while writers
+    /// go on, then, in the writer turn, the little they appended meanwhile. Only a checkpoint
+    /// that has caught up with the last commit lets the next writer start the log again from
+    /// its beginning; without the second pass the log grew by every commit made under load.
+    /// Neither pass waits for readers: what a reader still needs is copied by the next round.
+    fn checkpoint(&self) -> Result<()> {
+        const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+        let conn = self.connect()?;
+        conn.query_row(PASSIVE, [], |_| Ok(()))?;
+        {
+            let _turn = self.writer.blocking_lock();
+            conn.query_row(PASSIVE, [], |_| Ok(()))?;
+        }
+        self.release(conn);
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// Pages in the write-ahead log after the last commit made on this thread (0: none since
+    /// last looked at).
+    static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The WAL hook of every connection: SQLite calls it after each commit with the log's size.
+fn note_wal_pages(_wal: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.with(|p| p.set(pages));
+    Ok(())
 }
 
 fn open_connection(location: &Location) -> Result<Connection> {
@@ -145,6 +210,8 @@ fn open_connection(location: &Location) -> Result<Connection> {
         )?,
     };
     conn.busy_handler(Some(busy_wait))?;
+    // Checkpoints run off the writer's turn (`Database::checkpoint_if_due`), not in its COMMIT.
+    conn.wal_hook(Some(note_wal_pages));
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Read pages through a memory map rather than a read call per page (a lookup touches a few
     // pages of a large file); writes still go through the WAL.
@@ -278,7 +345,9 @@ impl sqlite::HostConnection for HostState {
         };
         // COMMIT, ROLLBACK, or a failure that ended the transaction: the next writer's turn.
         if ended {
-            self.table.get_mut(&connection)?.writing = None;
+            let handle = self.table.get_mut(&connection)?;
+            handle.writing = None;
+            handle.database.checkpoint_if_due();
         }
         Ok(result.map_err(|e| Error::Io(e.to_string())))
     }
@@ -367,4 +436,32 @@ mod tests {
         let r = execute(&c, "PRAGMA cache_size", vec![]).unwrap();
         assert!(matches!(r.rows[0].values[0], Value::Integer(-2000)), "a guest's page cache size is reset");
     }
+
+    #[tokio::test]
+    async fn a_large_commit_is_checkpointed_after_the_commit_not_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let db = Arc::new(Database::file(path.clone()).unwrap());
+        let c = db.connect().unwrap();
+        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for _ in 0..1500 {
+            execute(&c, "INSERT INTO t VALUES (zeroblob(4000))", vec![]).unwrap();
+        }
+        c.execute_batch("COMMIT").unwrap();
+        db.release(c);
+        let file_len = || std::fs::metadata(&path).unwrap().len();
+        // The commit left its pages in the log: SQLite's own checkpoint did not run in it.
+        assert!(file_len() < 1 << 20, "database file already {} bytes", file_len());
+
+        db.checkpoint_if_due();
+        while db.checkpointing.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(file_len() > 1500 * 4000, "database file only {} bytes after the checkpoint", file_len());
+        // Nothing more is due until the log grows again.
+        db.checkpoint_if_due();
+        assert!(!db.checkpointing.load(Ordering::Acquire));
+    }
+
 }

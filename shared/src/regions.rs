@@ -211,13 +211,13 @@ struct Row {
     parent: Option<RegionCode>,
 }
 
-/// The header of a shipped region file and those of its rows whose code is one of `codes`
-/// (shipped files are ours: one row a line, the code first).
-fn shipped_rows(csv: &str, codes: &BTreeSet<String>) -> String {
-    let mut header = true;
-    let mut out = String::new();
-    for line in csv.lines().filter(|l| !l.starts_with('#')) {
-        if std::mem::replace(&mut header, false) || line.split(',').next().is_some_and(|code| codes.contains(code.trim())) {
+/// The rows of the shipped region files whose code is one of `codes`, as one file (shipped
+/// files are ours: a header `code,name,parent_code`, then one row a line, the code first).
+fn shipped_rows(files: &[&str], codes: &BTreeSet<String>) -> String {
+    let mut out = String::from("code,name,parent_code\n");
+    for csv in files {
+        let rows = csv.lines().filter(|l| !l.starts_with('#')).skip(1);
+        for line in rows.filter(|l| l.split(',').next().is_some_and(|code| codes.contains(code.trim()))) {
             out.push_str(line);
             out.push('\n');
         }
@@ -250,9 +250,7 @@ impl RegionTree {
     /// form's few codes needs, without building all of the shipped tree on every request.
     pub fn panzhihua_demo_part(codes: &BTreeSet<String>) -> Self {
         let mut tree = Self::new();
-        for csv in [PANZHIHUA_CSV, DEMO_CSV] {
-            tree.load_shipped(&shipped_rows(csv, codes));
-        }
+        tree.load_shipped(&shipped_rows(&[PANZHIHUA_CSV, DEMO_CSV], codes));
         tree
     }
 
