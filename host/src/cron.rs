@@ -74,6 +74,7 @@ impl CronJob {
 
     async fn fire(&self, timestamp: u64) -> Result<()> {
         let mut store = Store::new(self.pre.engine(), HostState::new(self.component.clone()));
+        crate::state::yield_every_tick(&mut store);
         let instance = self.pre.instantiate_async(&mut store).await?;
         match instance
             .call_handle_cron_event(&mut store, Metadata { timestamp })

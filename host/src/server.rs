@@ -208,6 +208,7 @@ async fn run(
         component.pre.engine(),
         HostState::new(component.ctx.clone()),
     );
+    crate::state::yield_every_tick(&mut store);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let req = store
         .data_mut()

@@ -13,7 +13,8 @@
 //! until the transaction ends. SQLite allows one writer at a time anyway; waiting here parks the
 //! request's task and frees its worker thread, where SQLite's busy handler would sleep on the
 //! thread in a retry loop — with a few workers and many concurrent submits, the sleeping waiters
-//! kept the writer that held the lock from being scheduled. Other processes on the same file
+//! kept the writer that held the lock from being scheduled. A write outside a transaction (an
+//! `INSERT` in autocommit mode) queues for the same turn. Other processes on the same file
 //! (tools, a second host) still meet the busy handler.
 //!
 //! The write-ahead log is copied back into the database file (checkpointed) off the writer's
@@ -234,6 +235,15 @@ fn begins_writing(statement: &str) -> bool {
         && words.next().is_some_and(|w| w.eq_ignore_ascii_case("IMMEDIATE") || w.eq_ignore_ascii_case("EXCLUSIVE"))
 }
 
+/// Whether `statement` is a write outside a transaction (an `INSERT` in autocommit mode): it
+/// queues for the writer turn like a transaction does, instead of meeting SQLite's busy handler,
+/// which would sleep on the worker thread for as long as another write holds the database.
+fn writes_alone(conn: &Mutex<Connection>, statement: &str) -> bool {
+    let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+    // A statement that does not prepare fails in `execute` with SQLite's message.
+    conn.is_autocommit() && conn.prepare_cached(statement).is_ok_and(|s| !s.readonly())
+}
+
 impl ConnectionHandle {
     /// Hands the connection back to its database (rolling back what the guest left open).
     fn release(conn: Arc<Mutex<Connection>>, database: &Database) {
@@ -331,7 +341,7 @@ impl sqlite::HostConnection for HostState {
         let Some(conn) = handle.conn.clone() else {
             return Ok(Err(Error::InvalidConnection));
         };
-        if handle.writing.is_none() && begins_writing(&statement) {
+        if handle.writing.is_none() && (begins_writing(&statement) || writes_alone(&conn, &statement)) {
             // Bounded like the busy timeout: a guest that opens a second write transaction while
             // holding the first gets SQLite's "database is locked", not a hang.
             let writer = handle.database.writer.clone();

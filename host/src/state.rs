@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -117,6 +117,10 @@ pub fn engine() -> Result<Engine> {
         return Ok(e.clone());
     }
     let mut config = Config::new();
+    // Guest code yields to the runtime every epoch tick (see `yield_every_tick`), so a long
+    // invocation (an intake chunk runs for seconds) does not hold up the requests queued behind
+    // it on the same worker thread.
+    config.epoch_interruption(true);
     // CANBAO_HOST_PERFMAP=1 writes /tmp/perf-<pid>.map, so `perf report` names the guest's
     // functions instead of showing one anonymous block of JIT code.
     if std::env::var_os("CANBAO_HOST_PERFMAP").is_some() {
@@ -155,7 +159,37 @@ pub fn engine() -> Result<Engine> {
             }
         },
     };
-    Ok(ENGINE.get_or_init(|| engine).clone())
+    let engine = ENGINE.get_or_init(|| engine).clone();
+    start_epoch_ticker(&engine);
+    Ok(engine)
+}
+
+/// How often guest code yields to the runtime.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own, for as long as the
+/// process runs (once per process).
+fn start_epoch_ticker(engine: &Engine) {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("canbao-host-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .expect("the epoch thread starts");
+    });
+}
+
+/// Makes a store's guest yield to the async runtime at each epoch tick, then carry on.
+pub fn yield_every_tick<T>(store: &mut wasmtime::Store<T>) {
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
 }
 
 fn disk_cache() -> Option<wasmtime::Cache> {
