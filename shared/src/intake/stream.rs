@@ -338,9 +338,10 @@ impl Sink {
     }
 
     fn flush(&mut self, tx: &dyn Sql, batch_id: &str) -> Result<(), StorageError> {
-        tx.exec(INSERT_PART, &[batch_id.into(), self.parts.into(), self.part.as_slice().into()])?;
+        // Handed over, not copied: the next part gets a buffer of its own.
+        let part = crate::storage::SqlValue::Blob(std::mem::take(&mut self.part));
+        tx.exec(INSERT_PART, &[batch_id.into(), self.parts.into(), part])?;
         self.parts += 1;
-        self.part.clear();
         Ok(())
     }
 
