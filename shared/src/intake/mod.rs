@@ -85,7 +85,7 @@ const INSERT_BATCH: &str = "INSERT INTO batches (id, source, file_name, sha256, 
 const DROP_FAILED_BATCH: &str = "DELETE FROM batches WHERE id = ? AND status = 'failed'";
 const INSERT_PART: &str = "INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, ?, ?)";
 const DROP_PARTS: &str = "DELETE FROM batch_parts WHERE batch_id = ?";
-/// A batch that failed for a limit and is queued on a second try keeps its id.
+/// Parts stored under a staging id, moved to their batch's id.
 const MOVE_PARTS: &str = "UPDATE batch_parts SET batch_id = ? WHERE batch_id = ?";
 
 /// The hex SHA-256 of a file (a batch's identity: the same bytes are the same batch).
@@ -212,9 +212,11 @@ pub(crate) fn queue_stream_as<E>(
     if decode::is_binary(&first) {
         return Err(StreamQueueError::Queue(DecodeError::NotTabular.into()));
     }
+    // A single upload's batch id comes from its hash, known only at the end: its parts are
+    // stored under a staging id until then.
     let id = match parts {
         Some((id, _)) => id.to_string(),
-        None => new_batch_id()?,
+        None => staging_id()?,
     };
     let at = now.to_rfc3339();
     let mut seen_sha = None;
@@ -237,19 +239,21 @@ pub(crate) fn queue_stream_as<E>(
             Scanned::Empty => return Err(Abort::Decode(DecodeError::Empty)),
         };
         let (error_code, missing) = failure.map_or((None, None), |(code, message)| (Some(code), Some(message)));
-        if missing.is_some() && file.parts > 0 {
-            tx.exec(DROP_PARTS, &[id.as_str().into()])?;
-        }
-        let batch_id = match &retry {
-            Some(old) => {
-                tx.exec(DROP_FAILED_BATCH, &[old.as_str().into()])?;
-                if missing.is_none() {
-                    tx.exec(MOVE_PARTS, &[old.as_str().into(), id.as_str().into()])?;
-                }
-                old.clone()
-            }
-            None => id.clone(),
+        let batch_id = match (&retry, parts) {
+            (Some(old), _) => old.clone(),
+            (None, Some((id, _))) => id.to_string(),
+            (None, None) => format!("b{}", &file.sha[..20]),
         };
+        if let Some(old) = &retry {
+            tx.exec(DROP_FAILED_BATCH, &[old.as_str().into()])?;
+        }
+        if missing.is_some() {
+            if file.parts > 0 {
+                tx.exec(DROP_PARTS, &[id.as_str().into()])?;
+            }
+        } else if batch_id != id {
+            tx.exec(MOVE_PARTS, &[batch_id.as_str().into(), id.as_str().into()])?;
+        }
         let row = BatchRow {
             id: &batch_id,
             sha: &file.sha,
@@ -277,12 +281,12 @@ pub(crate) fn queue_stream_as<E>(
     }
 }
 
-/// A new batch id for a single upload: random, since the bytes (and so their hash) are known
-/// only once the whole body has been stored under it.
-fn new_batch_id() -> Result<String, StorageError> {
+/// The id a single upload's parts are stored under while it streams in (never a batch's: those
+/// start with `b` or `u`); they move to the batch's id when it is queued.
+fn staging_id() -> Result<String, StorageError> {
     let mut nonce = [0u8; 10];
-    getrandom::fill(&mut nonce).map_err(|e| StorageError::Sql(format!("no randomness for a batch id: {e}")))?;
-    Ok(format!("b{}", hex::encode(nonce)))
+    getrandom::fill(&mut nonce).map_err(|e| StorageError::Sql(format!("no randomness for a staging id: {e}")))?;
+    Ok(format!("~{}", hex::encode(nonce)))
 }
 
 /// The batch row of an upload.
@@ -344,7 +348,7 @@ fn queue_workbook(db: &dyn Sql, info: &FileInfo, bytes: &[u8], sha: &str, parts:
     let id = match (retry.clone(), parts) {
         (Some(id), _) => id,
         (None, Some((id, _))) => id.to_string(),
-        (None, None) => new_batch_id()?,
+        (None, None) => format!("b{}", &sha[..20]),
     };
     let at = now.to_rfc3339();
     let inserted = db.transaction(|tx| {

@@ -787,7 +787,7 @@ mod tests {
         let now = chrono::Utc::now();
         let first = queue_stream(&db, &info(LIMITS), &mut SliceChunks::new(&bytes, 1 << 20), now).unwrap();
         let Queued::New(first) = first else { panic!("{first:?}") };
-        assert_eq!(first.status, "queued");
+        assert_eq!((first.status.as_str(), first.batch_id.clone()), ("queued", format!("b{}", &sha256_hex(&bytes)[..20])));
         let parts = count(&db, "SELECT count(*) FROM batch_parts");
         assert_eq!(parts, 2);
         let report = crate::intake::batch_report(&db, &first.batch_id).unwrap().unwrap();
@@ -820,5 +820,6 @@ mod tests {
         let broken = queue_stream(&db, &info(LIMITS), &mut BreaksOff(SliceChunks::new(&third, 1 << 20), 5), now);
         assert!(matches!(broken, Err(StreamQueueError::Body("connection reset"))), "{broken:?}");
         assert_eq!((count(&db, "SELECT count(*) FROM batch_parts"), count(&db, "SELECT count(*) FROM batches")), (4, 2));
+        assert_eq!(count(&db, "SELECT count(*) FROM batch_parts WHERE batch_id NOT IN (SELECT id FROM batches)"), 0);
     }
 }
