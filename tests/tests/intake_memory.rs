@@ -89,8 +89,10 @@ fn a_large_csv_upload_keeps_the_hosts_peak_memory_well_below_the_file_size() {
         mib(file.len() as u64)
     );
     let growth = peak.saturating_sub(idle);
-    assert!(growth < file.len() as u64 / 2, "the host's memory grew {:.0} MiB for a {:.0} MiB upload", mib(growth), mib(file.len() as u64));
-    assert!(peak.saturating_sub(peak_small) < 16 << 20, "four times the file needed {:.0} MiB more", mib(peak - peak_small));
+    // About 30 MiB either way, measured (a part in the component, its copy in the host, SQLite);
+    // the bounds leave room for an allocator's whims and fail by far with the whole body in memory.
+    assert!(growth < file.len() as u64 * 2 / 3, "the host's memory grew {:.0} MiB for a {:.0} MiB upload", mib(growth), mib(file.len() as u64));
+    assert!(peak.saturating_sub(peak_small) < 24 << 20, "four times the file needed {:.0} MiB more", mib(peak - peak_small));
 
     // The batch is all there: every row counted, the UTF-8 form stored in 4 MB parts.
     let id = body["batch_id"].as_str().unwrap();

@@ -85,8 +85,8 @@ const INSERT_BATCH: &str = "INSERT INTO batches (id, source, file_name, sha256, 
 const DROP_FAILED_BATCH: &str = "DELETE FROM batches WHERE id = ? AND status = 'failed'";
 const INSERT_PART: &str = "INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, ?, ?)";
 const DROP_PARTS: &str = "DELETE FROM batch_parts WHERE batch_id = ?";
-/// Parts stored under a staging id, moved to their batch's id.
-const MOVE_PARTS: &str = "UPDATE batch_parts SET batch_id = ? WHERE batch_id = ?";
+/// A part stored under a staging id, moved to its batch's id.
+const MOVE_PART: &str = "UPDATE batch_parts SET batch_id = ? WHERE batch_id = ? AND part_no = ?";
 
 /// The hex SHA-256 of a file (a batch's identity: the same bytes are the same batch).
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -252,7 +252,11 @@ pub(crate) fn queue_stream_as<E>(
                 tx.exec(DROP_PARTS, &[id.as_str().into()])?;
             }
         } else if batch_id != id {
-            tx.exec(MOVE_PARTS, &[batch_id.as_str().into(), id.as_str().into()])?;
+            // One part a statement: an UPDATE of them all would make SQLite hold a statement
+            // journal as large as the file.
+            for no in 0..file.parts {
+                tx.exec(MOVE_PART, &[batch_id.as_str().into(), id.as_str().into(), no.into()])?;
+            }
         }
         let row = BatchRow {
             id: &batch_id,
