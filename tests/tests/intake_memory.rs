@@ -143,3 +143,53 @@ fn a_chunked_csv_upload_passing_the_limit_is_refused_and_stores_nothing() {
         assert_eq!(n, 0, "{table}");
     }
 }
+
+/// A body sent slowly: `chunks` chunks of 64 KB, `pause` apart.
+struct Slow<'a> {
+    bytes: &'a [u8],
+    pause: std::time::Duration,
+}
+
+impl std::io::Read for Slow<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.bytes.is_empty() {
+            return Ok(0);
+        }
+        std::thread::sleep(self.pause);
+        let n = buf.len().min(65_536).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn writes_go_on_while_a_slow_upload_streams_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest_in(dir.path());
+    let host = HostProcess::start(&manifest, &dir.path().join("state"), free_port(), &[]);
+    // 10 MB at about 1.3 MB/s: two parts are staged on the way, for 8 s in all, longer than
+    // the host's 5 s busy timeout.
+    let file = big_file(105_000);
+    let slow = std::thread::scope(|s| {
+        let upload = s.spawn(|| {
+            let mut reader = Slow { bytes: &file, pause: std::time::Duration::from_millis(50) };
+            let mut r = agent()
+                .post(format!("{}/api/v1/intake/public_security/files", host.base))
+                .header("authorization", "Bearer dept-public-security")
+                .send(ureq::SendBody::from_reader(&mut reader))
+                .expect("upload");
+            (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        });
+        // Meanwhile an admin's intake run (which writes its audit row) answers at once, every time.
+        for _ in 0..6 {
+            std::thread::sleep(std::time::Duration::from_millis(1000));
+            let started = std::time::Instant::now();
+            let r = agent().post(format!("{}/api/v1/intake/run", host.base)).header("authorization", "Bearer admin-token").send_empty().unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "a write waited {:?} for the upload", started.elapsed());
+        }
+        upload.join().unwrap()
+    });
+    assert_eq!(slow.0, 202, "{}", slow.1);
+}

@@ -85,6 +85,9 @@ const INSERT_BATCH: &str = "INSERT INTO batches (id, source, file_name, sha256, 
 const DROP_FAILED_BATCH: &str = "DELETE FROM batches WHERE id = ? AND status = 'failed'";
 const INSERT_PART: &str = "INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, ?, ?)";
 const DROP_PARTS: &str = "DELETE FROM batch_parts WHERE batch_id = ?";
+const DROP_STAGED: &str = "DELETE FROM batch_parts WHERE batch_id IN (?, ?)";
+/// Staged parts of uploads started before a cutoff (`~` sorts after every batch id's first letter).
+const SWEEP_STAGED: &str = "DELETE FROM batch_parts WHERE batch_id >= '~' AND batch_id < ?";
 /// A part stored under a staging id, moved to its batch's id.
 const MOVE_PART: &str = "UPDATE batch_parts SET batch_id = ? WHERE batch_id = ? AND part_no = ?";
 
@@ -96,8 +99,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Queues a file: the same bytes again return their first batch; otherwise the file is decoded,
 /// its header checked (a missing required column fails the batch at once, naming the column),
 /// its rows counted and checked against the upload's [`TableLimits`] (a file over one fails the
-/// batch at once, naming the limit), and its UTF-8 form stored in parts, all in one transaction.
-/// A failed batch stores no parts: nothing of it is ever applied. The bytes go through the same
+/// batch at once, naming the limit), and its UTF-8 form stored in parts, the batch and its parts
+/// committed in one transaction. A failed batch stores no parts: nothing of it is ever applied. The bytes go through the same
 /// streaming path as an HTTP upload ([`queue_stream`]).
 pub fn queue_file(db: &dyn Sql, upload: &Upload, now: DateTime<Utc>) -> Result<Queued, QueueError> {
     queue_file_as(db, upload, None, now)
@@ -157,9 +160,9 @@ impl<E> From<StorageError> for StreamQueueError<E> {
 }
 
 /// [`queue_file`] for a body read chunk by chunk (issue #4): CSV is hashed, decoded, scanned and
-/// stored as it arrives ([`stream`]), so memory stays at about one stored part (4 MB) whatever
-/// the size of the file; the batch row, its parts, or for a duplicate nothing at all, are
-/// written in one transaction when the body has ended. A workbook (its first bytes are a zip's)
+/// staged as it arrives ([`stream`]), so memory stays at about one stored part (4 MB) whatever
+/// the size of the file; when the body has ended, one transaction writes the batch row and moves
+/// its parts to it, or for a duplicate, a refusal or a failed batch the staged parts are dropped. A workbook (its first bytes are a zip's)
 /// cannot be read as a stream and is read whole, as its upload limit allows.
 pub fn queue_stream<E>(db: &dyn Sql, info: &FileInfo, body: &mut dyn BodyChunks<Error = E>, now: DateTime<Utc>) -> Result<Queued, StreamQueueError<E>> {
     queue_stream_as(db, info, body, None, None, now)
@@ -212,17 +215,27 @@ pub(crate) fn queue_stream_as<E>(
     if decode::is_binary(&first) {
         return Err(StreamQueueError::Queue(DecodeError::NotTabular.into()));
     }
-    // A single upload's batch id comes from its hash, known only at the end: its parts are
-    // stored under a staging id until then.
-    let id = match parts {
-        Some((id, _)) => id.to_string(),
-        None => staging_id()?,
+    // The parts are staged under an id of their own as the body arrives, each in a short
+    // transaction (the database's write lock is not held while the client sends: writers such as
+    // registrations would wait for the whole upload, and give up after the busy timeout), and move
+    // to the batch's id in the one transaction that queues it. Any other outcome drops them; the
+    // parts of an upload whose instance died on the way are swept by a later upload.
+    db.exec(SWEEP_STAGED, &[staging_cutoff(now).into()])?;
+    let id = staging_id(now)?;
+    let file = match stream::stream_text(db, &id, info.source, &info.limits, &first, ended, body) {
+        Ok(file) => file,
+        Err(stop) => {
+            drop_staged(db, &id);
+            return Err(match stop {
+                stream::Stop::Body(e) => StreamQueueError::Body(e),
+                stream::Stop::Decode(e) => StreamQueueError::Queue(e.into()),
+                stream::Stop::Storage(e) => e.into(),
+            });
+        }
     };
     let at = now.to_rfc3339();
-    let mut seen_sha = None;
+    let seen_sha = Some(file.sha.clone());
     let queued = db.transaction(|tx| {
-        let file = stream::stream_text(tx, &id, info.source, &info.limits, &first, ended, body)?;
-        seen_sha = Some(file.sha.clone());
         if expect_sha.is_some_and(|e| !e.trim().eq_ignore_ascii_case(&file.sha)) {
             return Err(Abort::Mismatch(file.sha));
         }
@@ -241,7 +254,7 @@ pub(crate) fn queue_stream_as<E>(
         let (error_code, missing) = failure.map_or((None, None), |(code, message)| (Some(code), Some(message)));
         let batch_id = match (&retry, parts) {
             (Some(old), _) => old.clone(),
-            (None, Some((id, _))) => id.to_string(),
+            (None, Some((upload, _))) => upload.to_string(),
             (None, None) => format!("b{}", &file.sha[..20]),
         };
         if let Some(old) = &retry {
@@ -251,7 +264,7 @@ pub(crate) fn queue_stream_as<E>(
             if file.parts > 0 {
                 tx.exec(DROP_PARTS, &[id.as_str().into()])?;
             }
-        } else if batch_id != id {
+        } else {
             // One part a statement: an UPDATE of them all would make SQLite hold a statement
             // journal as large as the file.
             for no in 0..file.parts {
@@ -270,6 +283,9 @@ pub(crate) fn queue_stream_as<E>(
         };
         Ok(insert_batch(tx, info, &row, &at)?)
     });
+    if queued.is_err() {
+        drop_staged(db, &id);
+    }
     match queued {
         Ok(summary) => Ok(Queued::New(summary)),
         Err(Abort::Existing(b)) => Ok(Queued::Existing(b)),
@@ -285,12 +301,30 @@ pub(crate) fn queue_stream_as<E>(
     }
 }
 
-/// The id a single upload's parts are stored under while it streams in (never a batch's: those
-/// start with `b` or `u`); they move to the batch's id when it is queued.
-fn staging_id() -> Result<String, StorageError> {
-    let mut nonce = [0u8; 10];
+/// How long the staged parts of an upload may sit before a later upload sweeps them (an upload
+/// that takes longer is refused at its end: its parts are gone).
+pub const STAGING_EXPIRY_HOURS: i64 = 24;
+
+/// The id an upload's parts are staged under while it streams in: `~`, the start time in whole
+/// seconds (fixed width, so that ids sort by it) and a random part. Never a batch's id (those
+/// start with `b` or `u`).
+fn staging_id(now: DateTime<Utc>) -> Result<String, StorageError> {
+    let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(|e| StorageError::Sql(format!("no randomness for a staging id: {e}")))?;
-    Ok(format!("~{}", hex::encode(nonce)))
+    Ok(format!("~{:012}-{}", now.timestamp().max(0), hex::encode(nonce)))
+}
+
+/// Staging ids below this one were started more than [`STAGING_EXPIRY_HOURS`] ago.
+fn staging_cutoff(now: DateTime<Utc>) -> String {
+    format!("~{:012}", (now - chrono::Duration::hours(STAGING_EXPIRY_HOURS)).timestamp().max(0))
+}
+
+/// Drops an upload's staged parts (also those set aside to be decoded again). A failure here
+/// leaves them to the sweep.
+fn drop_staged(db: &dyn Sql, id: &str) {
+    if let Err(e) = db.exec(DROP_STAGED, &[id.into(), format!("{id}~raw").into()]) {
+        eprintln!("staged parts of an upload not dropped (a later upload sweeps them): {e}");
+    }
 }
 
 /// The batch row of an upload.

@@ -1,8 +1,9 @@
 //! Queueing a CSV file as its bytes arrive (issue #4): the body is read chunk by chunk, hashed
 //! as it goes, decoded to UTF-8 with the same decision [`super::decode::normalise`] makes for the
 //! whole file, scanned like [`super::decode::scan`] with `csv_core` fed incrementally, and
-//! written to `batch_parts` one [`PART_BYTES`] part at a time, all inside the caller's
-//! transaction. Memory stays at about one part plus one record, however large the file.
+//! written to `batch_parts` one [`PART_BYTES`] part at a time under the caller's staging id
+//! (each part in a statement of its own: no transaction is held while the client sends). Memory
+//! stays at about one part plus one record, however large the file.
 //!
 //! The encoding rule is the whole-file one: a BOM promises UTF-8 (any invalid byte refuses the
 //! file); without a BOM a file is UTF-8 when all of it is valid UTF-8, and GB18030 otherwise. The
@@ -821,5 +822,25 @@ mod tests {
         assert!(matches!(broken, Err(StreamQueueError::Body("connection reset"))), "{broken:?}");
         assert_eq!((count(&db, "SELECT count(*) FROM batch_parts"), count(&db, "SELECT count(*) FROM batches")), (4, 2));
         assert_eq!(count(&db, "SELECT count(*) FROM batch_parts WHERE batch_id NOT IN (SELECT id FROM batches)"), 0);
+    }
+
+    #[test]
+    fn parts_staged_by_an_upload_that_never_ended_are_swept_by_a_later_one() {
+        let db = NativeSql::open_in_memory().unwrap();
+        let now = chrono::Utc::now();
+        let stage = |at: chrono::DateTime<chrono::Utc>| {
+            let id = format!("~{:012}-0011223344556677", at.timestamp());
+            db.exec("INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, 0, x'00')", &[id.as_str().into()]).unwrap();
+            id
+        };
+        let dead = stage(now - chrono::Duration::hours(25));
+        let dead_aside = format!("{dead}~raw");
+        db.exec("INSERT INTO batch_parts (batch_id, part_no, data) VALUES (?, 0, x'00')", &[dead_aside.as_str().into()]).unwrap();
+        let running = stage(now - chrono::Duration::hours(2));
+        let file = "id_number,name\n110105194912310029,张三\n";
+        let queued = queue_stream(&db, &info(LIMITS), &mut SliceChunks::new(file.as_bytes(), 5), now).unwrap();
+        assert!(matches!(queued, Queued::New(ref b) if b.status == "queued"), "{queued:?}");
+        let left: Vec<String> = db.execute("SELECT batch_id FROM batch_parts ORDER BY batch_id", &[]).unwrap().column(0).unwrap();
+        assert_eq!(left, vec![format!("b{}", &sha256_hex(file.as_bytes())[..20]), running]);
     }
 }
