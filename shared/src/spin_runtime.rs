@@ -2,7 +2,7 @@
 //! the Spin SDK's key-value store, SQLite database and variables behind the storage traits.
 //! Compiled only with the `spin` feature (wasm components).
 
-use crate::api::{self, ApiError, Env, Request, Response, Variables};
+use crate::api::{self, ApiError, BodyChunks, Env, Request, Response, StreamedRoute, Variables};
 use crate::storage::spin::{SpinKv, SpinSql};
 use spin_sdk::http::{IncomingRequest, OutgoingResponse, Response as SpinResponse, ResponseOutparam};
 
@@ -26,6 +26,13 @@ pub const DRAIN_AFTER_REFUSAL_BYTES: u64 = 16 << 20;
 /// refused with 413 before any of the body is read, and a body without one (chunked) is cut off
 /// as soon as it passes the limit, so an oversized body never sits in the instance's memory.
 pub async fn serve(request: IncomingRequest, out: ResponseOutparam, route: fn(&Env, &Request) -> api::ApiResult) {
+    serve_with(request, out, route, None).await
+}
+
+/// [`serve`], with one route that reads its body as a stream ([`StreamedRoute`]): a request it
+/// applies to (and whose `Content-Length`, if any, is within the limit) is handed the body chunk
+/// by chunk as it arrives instead of whole, with the same 413 at the limit.
+pub async fn serve_with(request: IncomingRequest, out: ResponseOutparam, route: fn(&Env, &Request) -> api::ApiResult, streamed: Option<StreamedRoute>) {
     let started = std::time::Instant::now();
     let mut head = head_of(&request);
     // Opened on first use; a store that cannot be opened fails the request as `Unavailable`.
@@ -33,6 +40,25 @@ pub async fn serve(request: IncomingRequest, out: ResponseOutparam, route: fn(&E
     let env = Env { sql: &sql, kv: &kv, vars: &SpinVariables, now: chrono::Utc::now() };
     let limit = api::max_body_bytes(&env, &head);
     let announced = head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(streamed) = streamed.filter(|s| (s.applies)(&head) && announced.is_none_or(|n| n <= limit)) {
+        let body = request.consume().expect("the request body is read once");
+        let stream = body.stream().expect("the request body stream is taken once");
+        let mut chunks = WasiBody { stream: &stream, limit, read: 0, ended: false };
+        let response = api::respond((streamed.handle)(&env, &head, &mut chunks));
+        println!("{}", api::access_log_line(&head, response.status, started.elapsed()));
+        send(out, response).await;
+        // A body the handler stopped reading (refused, over the limit, not a table) is drained
+        // as a refused one is below.
+        if !chunks.ended {
+            let rest = announced.map(|n| n.saturating_sub(chunks.read));
+            if rest.is_none_or(|r| r <= DRAIN_AFTER_REFUSAL_BYTES) {
+                chunks.drain(DRAIN_AFTER_REFUSAL_BYTES);
+            }
+        }
+        drop(stream);
+        let _ = spin_sdk::wit::wasi::http0_2_0::types::IncomingBody::finish(body);
+        return;
+    }
     let mut body = std::pin::pin!(request.into_body_stream());
     let read = match announced {
         Some(n) if n > limit => Err(ApiError::TooLarge { limit }),
@@ -74,6 +100,62 @@ where
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// How much of a streamed body is asked for at a time.
+const STREAM_READ_BYTES: u64 = 256 << 10;
+
+/// A request body read synchronously from its WASI stream (the handler is synchronous; the
+/// component blocks while the host waits for the client's bytes), failing with 413 as soon as it
+/// passes `limit` and with 400 `incomplete_body` if the client breaks off.
+struct WasiBody<'a> {
+    stream: &'a wasi::io::streams::InputStream,
+    limit: u64,
+    read: u64,
+    ended: bool,
+}
+
+impl BodyChunks for WasiBody<'_> {
+    type Error = ApiError;
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        use wasi::io::streams::StreamError;
+        if self.ended {
+            return Ok(None);
+        }
+        loop {
+            match self.stream.blocking_read(STREAM_READ_BYTES) {
+                Ok(chunk) if chunk.is_empty() => continue,
+                Ok(chunk) => {
+                    self.read += chunk.len() as u64;
+                    if self.read > self.limit {
+                        return Err(ApiError::TooLarge { limit: self.limit });
+                    }
+                    return Ok(Some(chunk));
+                }
+                Err(StreamError::Closed) => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+                Err(StreamError::LastOperationFailed(_)) => {
+                    self.ended = true;
+                    return Err(ApiError::BadRequest { code: "incomplete_body", message: "请求正文未能完整接收，请重新发送".into() });
+                }
+            }
+        }
+    }
+}
+
+impl WasiBody<'_> {
+    /// Reads and discards up to `at_most` more bytes.
+    fn drain(&mut self, at_most: u64) {
+        let mut seen = 0u64;
+        while seen <= at_most && !self.ended {
+            match self.stream.blocking_read(STREAM_READ_BYTES) {
+                Ok(chunk) => seen += chunk.len() as u64,
+                Err(_) => self.ended = true,
+            }
+        }
+    }
 }
 
 /// Reads and discards up to `at_most` more bytes of a refused body.

@@ -356,6 +356,11 @@ impl HostProcess {
         panic!("host did not start: {}", std::fs::read_to_string(state.join("host.log")).unwrap_or_default());
     }
 
+    /// The host's process id (e.g. to read its memory in `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the host with SIGKILL (no shutdown of any kind) and waits for it to be gone.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");

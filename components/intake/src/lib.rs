@@ -14,7 +14,9 @@ mod cron {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
-    canbao::spin_runtime::serve(request, out, canbao::api::intake::route).await
+    // Department files are read as a stream (issue #4); every other route gets its body whole.
+    let streamed = Some(canbao::api::intake::STREAMED_UPLOAD);
+    canbao::spin_runtime::serve_with(request, out, canbao::api::intake::route, streamed).await
 }
 
 struct Cron;

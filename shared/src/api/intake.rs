@@ -10,14 +10,19 @@
 //! in parts: `POST …/files?parts=N` (201), `PUT /api/v1/intake/batches/{id}/parts/{n}` (1..=N,
 //! each under the limit), `POST /api/v1/intake/batches/{id}/complete` with `{"sha256"}` of the
 //! whole (409 `parts_missing` or `sha256_mismatch`; else as a single upload).
+//!
+//! A single upload's body is read as a stream (issue #4, [`STREAMED_UPLOAD`]): the caller is
+//! checked before any of it is read, and CSV is queued as it arrives, so an instance holds about
+//! one 4 MB part of it however large the file (a workbook is read whole: a zip cannot be read
+//! from its start).
 
-use super::{health, ApiError, ApiResult, Env, Request, Response};
+use super::{health, ApiError, ApiResult, BodyChunks, Env, Request, Response};
 use crate::audit;
 use crate::auth::{Principal, Role};
 use crate::codes::Source;
 use crate::intake::decode::{DecodeError, TableLimits};
 use crate::error::{FieldError, Reason};
-use crate::intake::{self, feeds, parts, QueueError, Queued, Upload};
+use crate::intake::{self, feeds, parts, FileInfo, QueueError, Queued, StreamQueueError};
 use serde_json::json;
 use std::time::Duration;
 
@@ -75,29 +80,61 @@ fn audited(env: &Env, principal: &Principal, action: &str, detail: serde_json::V
     Ok(audit::record(env.sql, env.now, principal, action, None, &detail)?)
 }
 
+/// The upload route read as a stream by the runtime: `POST /api/v1/intake/{source}/files`
+/// without `?parts=` (CSV of any size is then never whole in memory).
+pub const STREAMED_UPLOAD: super::StreamedRoute = super::StreamedRoute { applies: is_upload, handle: upload_stream };
+
+fn is_upload(req: &Request) -> bool {
+    req.method == "POST" && matches!(req.segments().as_slice(), ["api", "v1", "intake", _, "files"]) && req.query_param("parts").is_none()
+}
+
+/// The upload route with a body already in memory (tests, and any runtime that reads it whole).
 fn upload(env: &Env, req: &Request, source: &str) -> ApiResult {
+    // 413 for a body over the limit comes as the first chunk, after the caller is checked.
+    let mut body = Some(check_size(env, req).map(|()| req.body.clone()));
+    upload_from(env, req, source, &mut std::iter::from_fn(move || body.take()))
+}
+
+/// [`STREAMED_UPLOAD`]'s handler.
+fn upload_stream(env: &Env, req: &Request, body: &mut dyn BodyChunks<Error = ApiError>) -> ApiResult {
+    let source = req.segments().get(3).map(|s| s.to_string()).unwrap_or_default();
+    upload_from(env, req, &source, &mut std::iter::from_fn(move || body.next_chunk().transpose()))
+}
+
+/// Chunks from an iterator (a `dyn` iterator keeps both entry points on one function).
+struct Chunks<'a> {
+    chunks: &'a mut dyn Iterator<Item = Result<Vec<u8>, ApiError>>,
+    bytes: u64,
+}
+
+impl BodyChunks for Chunks<'_> {
+    type Error = ApiError;
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        let chunk = self.chunks.next().transpose()?;
+        self.bytes += chunk.as_ref().map_or(0, |c| c.len() as u64);
+        Ok(chunk)
+    }
+}
+
+/// Checks the caller (before any of the body is read), then queues the file as it arrives.
+fn upload_from(env: &Env, req: &Request, source: &str, chunks: &mut dyn Iterator<Item = Result<Vec<u8>, ApiError>>) -> ApiResult {
     let source = department_source(source)?;
     let principal = env.principal(req)?;
     let actor = require_source(&principal, source)?;
-    check_size(env, req)?;
     let sheet = req.query_param("sheet");
-    let upload = Upload {
-        source,
-        file_name: req.header("x-file-name"),
-        sheet: sheet.as_deref(),
-        uploaded_by: &actor,
-        bytes: &req.body,
-        limits: table_limits(env),
-    };
-    match intake::queue_file(env.sql, &upload, env.now) {
+    let info = FileInfo { source, file_name: req.header("x-file-name"), sheet: sheet.as_deref(), uploaded_by: &actor, limits: table_limits(env) };
+    let mut body = Chunks { chunks, bytes: 0 };
+    match intake::queue_stream(env.sql, &info, &mut body, env.now) {
         Ok(Queued::New(b)) => {
-            let detail = json!({"batch_id": b.batch_id, "source": source.code(), "status": b.status, "bytes": req.body.len()});
+            let detail = json!({"batch_id": b.batch_id, "source": source.code(), "status": b.status, "bytes": body.bytes});
             audited(env, &principal, audit::INTAKE_UPLOAD, detail)?;
             Ok(Response::json(202, &b))
         }
         Ok(Queued::Existing(b)) => Ok(Response::json(200, &b)),
-        Err(QueueError::Storage(e)) => Err(e.into()),
-        Err(QueueError::Decode(e)) => Err(decode_error(e)),
+        Err(StreamQueueError::Body(e)) => Err(e),
+        Err(StreamQueueError::Queue(QueueError::Storage(e))) => Err(e.into()),
+        Err(StreamQueueError::Queue(QueueError::Decode(e))) => Err(decode_error(e)),
+        Err(StreamQueueError::Mismatch { .. }) => Err(anyhow::anyhow!("a single upload announces no SHA-256").into()),
     }
 }
 

@@ -14,6 +14,20 @@ use crate::auth::{AccessTokens, Principal};
 use crate::storage::{self, Kv, Sql, StorageError};
 use chrono::{DateTime, Utc};
 pub use http::{ApiError, ApiResult, Request, Response};
+pub use crate::intake::stream::BodyChunks;
+
+/// A route that reads its request body as a stream instead of receiving it whole (department
+/// file uploads, issue #4). The runtime asks `applies` with the request's head before reading any
+/// of the body; if it says yes, `handle` pulls the body chunk by chunk. The runtime's chunks
+/// fail with 413 as soon as the body passes [`max_body_bytes`], and with 400
+/// `incomplete_body` when the client breaks off.
+#[derive(Clone, Copy)]
+pub struct StreamedRoute {
+    /// Whether this request is served by `handle`.
+    pub applies: fn(&Request) -> bool,
+    /// Serves it, reading the body from the chunks.
+    pub handle: fn(&Env, &Request, &mut dyn BodyChunks<Error = ApiError>) -> ApiResult,
+}
 use serde_json::json;
 
 /// Application variables (Spin's `[variables]`), as the runtime resolves them.

@@ -205,6 +205,19 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// Magic numbers of formats departments upload by mistake: PDF, OLE2 (.xls/.doc), PNG, JPEG, GIF.
 const BINARY_MAGIC: &[&[u8]] = &[b"%PDF", b"\xD0\xCF\x11\xE0", b"\x89PNG", b"\xFF\xD8\xFF", b"GIF8"];
 
+/// Bytes read before a file is told apart: a workbook, a known binary format, or text.
+pub const SNIFF_BYTES: usize = 4;
+
+/// Whether a file starting with `first` is a workbook (a zip).
+pub fn is_workbook(first: &[u8]) -> bool {
+    first.starts_with(ZIP_MAGIC)
+}
+
+/// Whether a file starting with `first` is a binary format departments upload by mistake.
+pub fn is_binary(first: &[u8]) -> bool {
+    BINARY_MAGIC.iter().any(|m| first.starts_with(m))
+}
+
 /// Detects the format and returns the file as UTF-8 CSV. `is_date_column` says, by header text,
 /// which XLSX columns hold dates (so that a bare serial number there becomes a date).
 pub fn normalise(bytes: &[u8], sheet: Option<&str>, is_date_column: &dyn Fn(&str) -> bool) -> Result<Normalised, DecodeError> {

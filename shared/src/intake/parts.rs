@@ -3,7 +3,8 @@
 //! which is verified before the assembled file is queued like any other upload.
 
 use super::decode::TableLimits;
-use super::{queue_file_as, sha256_hex, QueueError, Queued, Upload};
+use super::stream::BodyChunks;
+use super::{queue_stream_as, sha256_hex, FileInfo, QueueError, Queued, StreamQueueError};
 use crate::codes::Source;
 use crate::storage::{Sql, SqlExt, StorageError};
 use chrono::{DateTime, Utc};
@@ -53,7 +54,7 @@ const SELECT_UPLOAD: &str = "SELECT id, source, file_name, parts FROM part_uploa
 const PUT_PART: &str = "INSERT INTO batch_uploads (batch_id, part_no, data) VALUES (?, ?, ?)
     ON CONFLICT (batch_id, part_no) DO UPDATE SET data = excluded.data";
 const SELECT_PART_NOS: &str = "SELECT part_no FROM batch_uploads WHERE batch_id = ? ORDER BY part_no";
-const SELECT_PARTS: &str = "SELECT data FROM batch_uploads WHERE batch_id = ? ORDER BY part_no";
+const SELECT_PART: &str = "SELECT data FROM batch_uploads WHERE batch_id = ? AND part_no = ?";
 const DROP_PARTS: &str = "DELETE FROM batch_uploads WHERE batch_id = ?";
 const DROP_UPLOAD: &str = "DELETE FROM part_uploads WHERE id = ?";
 
@@ -84,8 +85,10 @@ pub fn put_part(db: &dyn Sql, upload: &PartUpload, n: u32, bytes: &[u8]) -> Resu
     Ok(db.execute(SELECT_PART_NOS, &[upload.id.as_str().into()])?.len() as u32)
 }
 
-/// Assembles the parts, verifies the SHA-256 and queues the file under the upload's id (or
-/// returns the first batch of the same bytes) with `limits`; the parts are dropped either way once queued.
+/// Reads the parts one at a time through the same streaming path as a single upload (so memory
+/// stays at about one part), verifies the SHA-256 and queues the file under the upload's id (or
+/// returns the first batch of the same bytes) with `limits`; the parts are dropped either way
+/// once queued.
 pub fn complete(
     db: &dyn Sql,
     upload: &PartUpload,
@@ -99,19 +102,38 @@ pub fn complete(
     if !missing.is_empty() {
         return Err(PartsError::Missing(missing));
     }
-    let mut whole = Vec::new();
-    for part in db.execute(SELECT_PARTS, &[upload.id.as_str().into()])?.column::<Vec<u8>>(0)? {
-        whole.extend_from_slice(&part);
-    }
-    let actual = sha256_hex(&whole);
-    if !actual.eq_ignore_ascii_case(sha256.trim()) {
-        return Err(PartsError::Mismatch { actual });
-    }
-    let file = Upload { source: upload.source, file_name: upload.file_name.as_deref(), sheet: None, uploaded_by, bytes: &whole, limits };
-    let queued = queue_file_as(db, &file, Some((&upload.id, upload.parts)), now)?;
+    let info = FileInfo { source: upload.source, file_name: upload.file_name.as_deref(), sheet: None, uploaded_by, limits };
+    let mut body = StoredParts { db, id: &upload.id, next: 1, last: upload.parts };
+    let queued = match queue_stream_as(db, &info, &mut body, Some((&upload.id, upload.parts)), Some(sha256), now) {
+        Ok(queued) => queued,
+        Err(StreamQueueError::Queue(e)) => return Err(e.into()),
+        Err(StreamQueueError::Body(e)) => return Err(e.into()),
+        Err(StreamQueueError::Mismatch { actual }) => return Err(PartsError::Mismatch { actual }),
+    };
     db.transaction(|tx| {
         tx.exec(DROP_PARTS, &[upload.id.as_str().into()])?;
         tx.exec(DROP_UPLOAD, &[upload.id.as_str().into()])
     })?;
     Ok(queued)
+}
+
+/// The stored parts of an upload, in order, fetched one at a time.
+struct StoredParts<'a> {
+    db: &'a dyn Sql,
+    id: &'a str,
+    next: u32,
+    last: u32,
+}
+
+impl BodyChunks for StoredParts<'_> {
+    type Error = StorageError;
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        if self.next > self.last {
+            return Ok(None);
+        }
+        let part = self.db.query_one(SELECT_PART, &[self.id.into(), self.next.into()])?;
+        let part = part.ok_or_else(|| StorageError::Sql(format!("part {} of upload {} went missing", self.next, self.id)))?;
+        self.next += 1;
+        Ok(Some(part.get(0)?))
+    }
 }
