@@ -113,18 +113,9 @@ fn parse_stored(code: &str) -> Result<RegionCode, StorageError> {
     RegionCode::parse(code).map(|p| p.value).map_err(|_| StorageError::Corrupt(format!("regions: code {code}")))
 }
 
-/// Rebuilds a tree from stored rows (already checked when they were loaded) through the CSV
-/// loader, the one way regions enter a tree.
+/// Rebuilds a tree from stored rows (already checked when they were loaded).
 fn tree_from_rows(rows: Vec<(String, String, Option<String>)>) -> Result<RegionTree, StorageError> {
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let write = |w: &mut csv::Writer<Vec<u8>>, rec: [&str; 3]| w.write_record(rec).map_err(|e| StorageError::Corrupt(e.to_string()));
-    write(&mut csv, ["code", "name", "parent_code"])?;
-    for (code, name, parent) in &rows {
-        write(&mut csv, [code, name, parent.as_deref().unwrap_or("")])?;
-    }
-    let bytes = csv.into_inner().map_err(|e| StorageError::Corrupt(e.to_string()))?;
-    let (tree, _) = RegionTree::from_csv_bytes(&bytes).map_err(|e| StorageError::Corrupt(e.message))?;
-    Ok(tree)
+    Ok(RegionTree::from_rows(rows).0)
 }
 
 #[cfg(all(test, feature = "native"))]

@@ -211,18 +211,21 @@ struct Row {
     parent: Option<RegionCode>,
 }
 
-/// The rows of the shipped region files whose code is one of `codes`, as one file (shipped
-/// files are ours: a header `code,name,parent_code`, then one row a line, the code first).
-fn shipped_rows(files: &[&str], codes: &BTreeSet<String>) -> String {
-    let mut out = String::from("code,name,parent_code\n");
+/// The rows of the shipped region files whose code is one of `codes` (shipped files are ours: a
+/// header `code,name,parent_code`, then one row a line without quoting, the code first).
+fn shipped_rows(files: &[&str], codes: &BTreeSet<String>) -> Vec<(u64, String, String, String)> {
+    let mut rows = Vec::new();
     for csv in files {
-        let rows = csv.lines().filter(|l| !l.starts_with('#')).skip(1);
-        for line in rows.filter(|l| l.split(',').next().is_some_and(|code| codes.contains(code.trim()))) {
-            out.push_str(line);
-            out.push('\n');
+        for (n, line) in csv.lines().enumerate().filter(|(_, l)| !l.starts_with('#')).skip(1) {
+            let mut cells = line.splitn(3, ',').map(|c| c.trim().to_owned());
+            let mut cell = || cells.next().unwrap_or_default();
+            let (code, name, parent) = (cell(), cell(), cell());
+            if codes.contains(&code) {
+                rows.push((n as u64 + 1, code, name, parent));
+            }
         }
     }
-    out
+    rows
 }
 
 impl RegionTree {
@@ -250,13 +253,23 @@ impl RegionTree {
     /// form's few codes needs, without building all of the shipped tree on every request.
     pub fn panzhihua_demo_part(codes: &BTreeSet<String>) -> Self {
         let mut tree = Self::new();
-        tree.load_shipped(&shipped_rows(&[PANZHIHUA_CSV, DEMO_CSV], codes));
+        let report = tree.load_rows(shipped_rows(&[PANZHIHUA_CSV, DEMO_CSV], codes));
+        assert!(report.errors.is_empty(), "shipped region rows rejected: {:?}", report.errors);
         tree
     }
 
     fn load_shipped(&mut self, csv: &str) {
         let report = self.load_csv_str(csv).expect("the shipped region files have a header");
         assert!(report.errors.is_empty(), "shipped region file rejected rows: {:?}", report.errors);
+    }
+
+    /// A tree of `(code, name, parent_code)` rows checked once already (stored rows), put
+    /// through the same checks as a file's.
+    pub fn from_rows(rows: impl IntoIterator<Item = (String, String, Option<String>)>) -> (Self, LoadReport) {
+        let mut tree = Self::new();
+        let cells = rows.into_iter().enumerate().map(|(i, (code, name, parent))| (i as u64 + 1, code, name, parent.unwrap_or_default()));
+        let report = tree.load_rows(cells.collect());
+        (tree, report)
     }
 
     /// A tree loaded from a region file (UTF-8 with or without BOM, or GB18030).
@@ -293,13 +306,24 @@ impl RegionTree {
         let name_col = column(&["name", "名称", "区划名称"]).ok_or_else(|| missing("name", "名称"))?;
         let parent_col = column(&["parent_code", "上级区划代码", "上级代码"]);
 
-        let mut report = LoadReport::default();
-        let mut rows: BTreeMap<RegionCode, Row> = BTreeMap::new();
+        let mut cells = Vec::new();
         for record in reader.records() {
             let record = record.map_err(file_error)?;
             let line = record.position().map_or(0, |p| p.line());
-            let cell = |i: usize| record.get(i).unwrap_or("");
-            match parse_row(line, cell(code_col), cell(name_col), parent_col.map_or("", cell)) {
+            let cell = |i: usize| record.get(i).unwrap_or("").to_owned();
+            cells.push((line, cell(code_col), cell(name_col), parent_col.map_or_else(String::new, cell)));
+        }
+        Ok(self.load_rows(cells))
+    }
+
+    /// Adds or renames regions given as `(line, code, name, parent_code)`, checked as
+    /// [`Self::load_csv_str`] says: the one way regions enter a tree, whether from a file, the
+    /// database or the shipped lists.
+    fn load_rows(&mut self, cells: Vec<(u64, String, String, String)>) -> LoadReport {
+        let mut report = LoadReport::default();
+        let mut rows: BTreeMap<RegionCode, Row> = BTreeMap::new();
+        for (line, code, name, parent) in cells {
+            match parse_row(line, &code, &name, &parent) {
                 Ok(row) => {
                     rows.insert(row.code, row);
                 }
@@ -350,7 +374,7 @@ impl RegionTree {
             }
         }
         report.errors.sort_by_key(|e| e.line);
-        Ok(report)
+        report
     }
 
     /// The region with this code, if loaded.
