@@ -48,11 +48,9 @@ impl IdempotencyKey {
     }
 }
 
-/// What an earlier request with the same key means for this one.
+/// What an earlier request with the same key means for this one (none: do the work).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prior {
-    /// No live record: do the work.
-    Fresh,
     /// The same body was registered before under this receipt: answer as then. `response` is the
     /// body given then (`None` for a registration stored before responses were kept).
     Replay {
@@ -86,15 +84,15 @@ fn canonical(value: &Value) -> Value {
 }
 
 /// Looks up the key: a registration under it within the retention is a replay when its body had
-/// the same fingerprint and a mismatch otherwise. Read-only: callers that go on to write call
-/// [`claim`] inside their transaction.
-pub fn check(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Prior, StorageError> {
+/// the same fingerprint and a mismatch otherwise; `None` when the key is free. Read-only: callers
+/// that go on to write call [`claim`] inside their transaction.
+pub fn check(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Option<Prior>, StorageError> {
     Ok(lookup(db, key, fingerprint, now)?.0)
 }
 
 /// [`check`] inside the write transaction, where no concurrent request can slip in between: a key
 /// past its retention is released so that the new registration can take it.
-pub fn claim(tx: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Prior, StorageError> {
+pub fn claim(tx: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<Option<Prior>, StorageError> {
     let (prior, expired) = lookup(tx, key, fingerprint, now)?;
     if expired {
         tx.exec(RELEASE_KEY, &[key.as_str().into()])?;
@@ -109,16 +107,16 @@ pub fn release_expired(db: &dyn Sql, now: DateTime<Utc>) -> Result<usize, Storag
 }
 
 /// The prior answer for the key, and whether a row holds the key past its retention.
-fn lookup(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<(Prior, bool), StorageError> {
+fn lookup(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<Utc>) -> Result<(Option<Prior>, bool), StorageError> {
     let Some(row) = db.query_one(SELECT_BY_KEY, &[key.as_str().into()])? else {
-        return Ok((Prior::Fresh, false));
+        return Ok((None, false));
     };
     let created_at: String = row.get(4)?;
     let created_at = DateTime::parse_from_rfc3339(&created_at)
         .map_err(|_| StorageError::Corrupt("registrations.created_at".into()))?
         .with_timezone(&Utc);
     if now - created_at >= Duration::seconds(RETENTION_SECS) {
-        return Ok((Prior::Fresh, true));
+        return Ok((None, true));
     }
     // Rows stored before fingerprints were kept: the stored body is the request's JSON.
     let stored = match row.get::<Option<String>>(1)? {
@@ -130,7 +128,7 @@ fn lookup(db: &dyn Sql, key: &IdempotencyKey, fingerprint: &str, now: DateTime<U
     } else {
         Prior::Mismatch
     };
-    Ok((prior, false))
+    Ok((Some(prior), false))
 }
 
 #[cfg(test)]
@@ -170,22 +168,22 @@ mod tests {
             let now = Utc::now();
             let body = json!({"name": "张三", "id_number": "x"});
             let a = fingerprint(&body);
-            assert_eq!(check(&db, &key, &a, now).unwrap(), Prior::Fresh);
+            assert_eq!(check(&db, &key, &a, now).unwrap(), None);
             register(&db, "R1", &key, &body, Some("{\"receipt_id\":\"R1\"}"), now);
             let replay = Prior::Replay { receipt_id: "R1".into(), response: Some(b"{\"receipt_id\":\"R1\"}".to_vec()) };
-            assert_eq!(check(&db, &key, &a, now).unwrap(), replay);
+            assert_eq!(check(&db, &key, &a, now).unwrap(), Some(replay));
             let b = fingerprint(&json!({"name": "李四"}));
-            assert_eq!(check(&db, &key, &b, now).unwrap(), Prior::Mismatch);
+            assert_eq!(check(&db, &key, &b, now).unwrap(), Some(Prior::Mismatch));
             let other_caller = IdempotencyKey::parse("k-1", "collector:王").unwrap();
-            assert_eq!(check(&db, &other_caller, &a, now).unwrap(), Prior::Fresh);
+            assert_eq!(check(&db, &other_caller, &a, now).unwrap(), None);
 
             // Past the retention the key is free again: claiming it releases the old row's hold,
             // so a new registration can take the key (it is unique among live keys).
             let later = now + Duration::seconds(RETENTION_SECS);
-            assert_eq!(check(&db, &key, &b, later).unwrap(), Prior::Fresh);
-            assert_eq!(claim(&db, &key, &b, later).unwrap(), Prior::Fresh);
+            assert_eq!(check(&db, &key, &b, later).unwrap(), None);
+            assert_eq!(claim(&db, &key, &b, later).unwrap(), None);
             register(&db, "R2", &key, &json!({"name": "李四"}), Some("{}"), later);
-            assert_eq!(check(&db, &key, &b, later).unwrap(), Prior::Replay { receipt_id: "R2".into(), response: Some(b"{}".to_vec()) });
+            assert_eq!(check(&db, &key, &b, later).unwrap(), Some(Prior::Replay { receipt_id: "R2".into(), response: Some(b"{}".to_vec()) }));
         }
 
         #[test]
@@ -198,7 +196,7 @@ mod tests {
             let reordered: Value = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).unwrap();
             assert_eq!(
                 check(&db, &key, &fingerprint(&reordered), now).unwrap(),
-                Prior::Replay { receipt_id: "R0".into(), response: None }
+                Some(Prior::Replay { receipt_id: "R0".into(), response: None })
             );
         }
 
@@ -212,8 +210,8 @@ mod tests {
             register(&db, "R2", &live, &json!({}), Some("{}"), now - Duration::seconds(60));
             assert_eq!(release_expired(&db, now).unwrap(), 1);
             assert_eq!(release_expired(&db, now).unwrap(), 0);
-            assert_eq!(check(&db, &old, &fingerprint(&json!({})), now).unwrap(), Prior::Fresh);
-            assert!(matches!(check(&db, &live, &fingerprint(&json!({})), now).unwrap(), Prior::Replay { .. }));
+            assert_eq!(check(&db, &old, &fingerprint(&json!({})), now).unwrap(), None);
+            assert!(matches!(check(&db, &live, &fingerprint(&json!({})), now).unwrap(), Some(Prior::Replay { .. })));
         }
     }
 

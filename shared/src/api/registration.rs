@@ -153,9 +153,8 @@ fn submit(env: &Env, req: &Request) -> ApiResult {
         })?),
     };
     if let Some(key) = &key {
-        match idempotency::check(env.sql, key, &fingerprint, env.now)? {
-            Prior::Fresh => {}
-            prior => return answer_again(env, prior),
+        if let Some(prior) = idempotency::check(env.sql, key, &fingerprint, env.now)? {
+            return answer_again(env, prior);
         }
     }
     if source == Source::SelfReport {
@@ -179,9 +178,8 @@ fn submit(env: &Env, req: &Request) -> ApiResult {
         // Checked again where no concurrent request can slip in: an identical request that
         // committed since the check above is answered as a replay, not registered twice.
         if let Some(key) = &key {
-            match idempotency::claim(tx, key, &fingerprint, env.now)? {
-                Prior::Fresh => {}
-                prior => return Ok(Err(prior)),
+            if let Some(prior) = idempotency::claim(tx, key, &fingerprint, env.now)? {
+                return Ok(Err(prior));
             }
         }
         let current = store::load_person(tx, &id)?;
@@ -232,7 +230,6 @@ fn answer_again(env: &Env, prior: Prior) -> ApiResult {
             Ok(reply)
         }
         Prior::Mismatch => Err(key_reused()),
-        Prior::Fresh => unreachable!("a fresh key is registered, not answered again"),
     }
 }
 
