@@ -148,9 +148,7 @@ impl Database {
             idle.push(conn);
         }
     }
-}
 
-impl Database {
     /// Starts a passive checkpoint on the blocking pool when the last commit on this thread left
     /// the write-ahead log past [`CHECKPOINT_PAGES`] and none is running. Called when a write
     /// transaction has ended and the writer turn has been given back.

@@ -30,7 +30,7 @@ pub fn load_tree(db: &dyn Sql) -> Result<RegionTree, StorageError> {
     if !any_loaded(db)? {
         return Ok(RegionTree::panzhihua_demo());
     }
-    tree_from_rows(db.execute(SELECT_ALL, &[])?.iter().map(|r| row_triple(&r)).collect::<Result<Vec<_>, _>>()?)
+    tree_of_query(db, SELECT_ALL, &[])
 }
 
 /// The part of the loaded tree a few codes need to be checked: the codes themselves and their
@@ -55,7 +55,7 @@ pub fn tree_for_codes<'a>(db: &dyn Sql, codes: impl IntoIterator<Item = &'a str>
     let placeholders = vec!["?"; wanted.len()].join(",");
     let sql = format!("SELECT code, name, parent_code FROM regions WHERE code IN ({placeholders}) ORDER BY code");
     let params: Vec<SqlValue> = wanted.into_iter().map(SqlValue::from).collect();
-    tree_from_rows(db.execute(&sql, &params)?.iter().map(|r| row_triple(&r)).collect::<Result<Vec<_>, _>>()?)
+    tree_of_query(db, &sql, &params)
 }
 
 /// The children of `parent` (or the roots), each with whether it has children of its own, from
@@ -113,8 +113,10 @@ fn parse_stored(code: &str) -> Result<RegionCode, StorageError> {
     RegionCode::parse(code).map(|p| p.value).map_err(|_| StorageError::Corrupt(format!("regions: code {code}")))
 }
 
-/// Rebuilds a tree from stored rows (already checked when they were loaded).
-fn tree_from_rows(rows: Vec<(String, String, Option<String>)>) -> Result<RegionTree, StorageError> {
+/// The tree of the stored rows a query selects (checked when they were loaded, and again on
+/// the way in, as every region is).
+fn tree_of_query(db: &dyn Sql, sql: &str, params: &[SqlValue]) -> Result<RegionTree, StorageError> {
+    let rows = db.execute(sql, params)?.iter().map(|r| row_triple(&r)).collect::<Result<Vec<_>, _>>()?;
     Ok(RegionTree::from_rows(rows).0)
 }
 
