@@ -346,10 +346,13 @@ impl HostProcess {
         for (k, v) in vars {
             command.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
         }
-        let host = HostProcess { child: command.spawn().expect("host"), base: format!("http://{listen}") };
+        let mut host = HostProcess { child: command.spawn().expect("host"), base: format!("http://{listen}") };
         for _ in 0..3600 {
             if ureq::get(format!("{}/api/v1/registration/health", host.base)).call().is_ok() {
                 return host;
+            }
+            if let Ok(Some(status)) = host.child.try_wait() {
+                panic!("host exited ({status}): {}", std::fs::read_to_string(state.join("host.log")).unwrap_or_default());
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

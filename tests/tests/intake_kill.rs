@@ -5,7 +5,7 @@
 use canbao::storage::native::NativeSql;
 use canbao::storage::{Sql, SqlValue};
 use canbao_gen::CityConfig;
-use canbao_tests::HostProcess;
+use canbao_tests::{free_port, HostProcess};
 use std::path::Path;
 use std::time::Duration;
 
@@ -85,11 +85,10 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
     let manifest = canbao_tests::manifest_in(manifest_dir.path());
     let city = canbao_gen::generate(&CityConfig { people: 20_000, seed: 21, error_rate: 0.01, ..CityConfig::default() }).unwrap();
     let file = &city.files[0].csv_utf8;
-    let port = 40_000 + (std::process::id() % 10_000) as u16;
 
     // The uninterrupted run.
     let calm = tempfile::tempdir().unwrap();
-    let host = HostProcess::start(&manifest, calm.path(), port, VARS);
+    let host = HostProcess::start(&manifest, calm.path(), free_port(), VARS);
     upload(&host.base, file);
     while run(&host.base).expect("run") {}
     host.kill();
@@ -97,7 +96,7 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
 
     // Killed in the middle of `run` calls at several points, restarted each time.
     let killed = tempfile::tempdir().unwrap();
-    let mut host = HostProcess::start(&manifest, killed.path(), port, VARS);
+    let mut host = HostProcess::start(&manifest, killed.path(), free_port(), VARS);
     upload(&host.base, file);
     let mut progress = Vec::new();
     for delay_ms in [150u64, 420, 90, 700, 260] {
@@ -107,7 +106,7 @@ fn a_killed_host_resumes_exactly_where_the_last_commit_left_off() {
         host.kill();
         runner.join().unwrap();
         progress.push(batch_progress(killed.path()));
-        host = HostProcess::start(&manifest, killed.path(), port, VARS);
+        host = HostProcess::start(&manifest, killed.path(), free_port(), VARS);
         // Let the killed invocation's lease (2 × 300 ms budget + 5 s) expire, so that the next
         // kill lands in the middle of processing again rather than while the batch is held.
         std::thread::sleep(Duration::from_millis(5_700));

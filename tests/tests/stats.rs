@@ -1,5 +1,5 @@
 //! The statistics overview through the host: figures by region, who may see which level, and a
-//! cache that never serves a figure older than the data.
+//! cache that never serves a figure older than the data — unless the deployment allows an age.
 
 use canbao::codes::{EnrollmentStatus, Ethnicity, PersonStatus, Scheme, Source};
 use canbao::ids::CitizenId;
@@ -126,6 +126,33 @@ fn assert_figures_equal_the_oracle(people: usize, seed: u64) {
             }
         }
     }
+}
+
+/// With `stats_max_age_seconds`, figures computed within that age are served after a change (said
+/// to be stale, with the data version they show), and recomputed once they are older.
+#[test]
+fn a_deployment_allowing_an_age_is_served_recent_figures_after_a_change_then_new_ones() {
+    let app = TestApp::start_with(&[("stats_max_age_seconds", "2")]);
+    seed(&app, 41, "510402001001", Some(Scheme::ResidentMedical));
+    let first = app.get("/api/v1/stats/overview");
+    assert_eq!(first.header("x-canbao-cache"), Some("miss"));
+    let computed = std::time::Instant::now();
+    let first = first.json();
+    assert_eq!(first["figures"]["target_population"], 1);
+
+    seed(&app, 43, "510402001002", None);
+    let recent = app.get("/api/v1/stats/overview");
+    assert!(computed.elapsed() < std::time::Duration::from_secs(2), "the machine was too slow to see the window");
+    assert_eq!(recent.header("x-canbao-cache"), Some("stale"));
+    let recent = recent.json();
+    assert_eq!((recent["figures"]["target_population"].clone(), recent["data_version"].clone()), (1.into(), first["data_version"].clone()));
+
+    std::thread::sleep(std::time::Duration::from_secs(2).saturating_sub(computed.elapsed()) + std::time::Duration::from_millis(200));
+    let later = app.get("/api/v1/stats/overview");
+    assert_eq!(later.header("x-canbao-cache"), Some("miss"));
+    let later = later.json();
+    assert_eq!(later["figures"]["target_population"], 2);
+    assert!(later["data_version"].as_i64() > first["data_version"].as_i64());
 }
 
 /// After a change, concurrent requests for the same figures do not all compute them: while one

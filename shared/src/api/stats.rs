@@ -69,7 +69,8 @@ struct ChildFigures {
 /// and each child region, against the 90%/80% targets. Public for the city and its counties;
 /// below that, staff and collectors of the region, and admins. Served from the cache while the
 /// data version is the one it was computed at (`stats::cache`: one KV read, the body as it was
-/// sent); after a change one request computes and concurrent ones wait for its answer.
+/// sent), or within `stats_max_age_seconds` of its computation; after a change one request
+/// computes and concurrent ones wait for its answer.
 fn overview(env: &Env, req: &Request) -> ApiResult {
     let region = region_param(req)?;
     let by = by_param(req)?;
@@ -77,13 +78,19 @@ fn overview(env: &Env, req: &Request) -> ApiResult {
 
     let version = store::data_version(env.sql)?;
     let key = format!("stats:overview:{}:{}", by.as_str(), region.as_str());
-    let (body, source) = cache::single_flight(env.sql, env.kv, &key, version, env.now, || {
+    let (body, source) = cache::single_flight(env.sql, env.kv, &key, version, env.now, max_age(env), || {
         let body = compute_overview(env, by, region, version)?;
         Ok::<_, ApiError>(serde_json::to_vec(&body).expect("the overview serialises"))
     })?;
     Ok(Response::with_body(200, "application/json; charset=utf-8", body)
         .header("x-canbao-cache", source.header())
         .header("cache-control", "no-cache"))
+}
+
+/// How old cached figures may be served after a change (`stats_max_age_seconds`, default 0:
+/// never; see `stats::cache`).
+fn max_age(env: &Env) -> chrono::Duration {
+    chrono::Duration::seconds(env.var_or("stats_max_age_seconds", "0").trim().parse::<u32>().unwrap_or(0).into())
 }
 
 /// The overview of a region, computed now (one scan of the region's index range).
@@ -242,7 +249,7 @@ fn anomaly_list(env: &Env, req: &Request) -> ApiResult {
 
     let Some(kind) = kind else {
         let key = format!("stats:anomalies:{}:{}", by.as_str(), region.as_str());
-        let (body, source) = cache::single_flight(env.sql, env.kv, &key, version, env.now, || {
+        let (body, source) = cache::single_flight(env.sql, env.kv, &key, version, env.now, max_age(env), || {
             let mut counts = Vec::new();
             for t in AnomalyType::ALL {
                 counts.push(json!({"type": t.code(), "name": t.name_zh(), "total": anomalies::count(env.sql, t, scope)?}));

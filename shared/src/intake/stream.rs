@@ -134,10 +134,9 @@ pub(crate) fn stream_text<E>(
         None => first,
     };
     text.feed(first, false)?;
-    while !ended {
-        match body.next_chunk().map_err(Stop::Body)? {
-            Some(chunk) => text.feed(&chunk, false)?,
-            None => break,
+    if !ended {
+        while let Some(chunk) = body.next_chunk().map_err(Stop::Body)? {
+            text.feed(&chunk, false)?;
         }
     }
     text.feed(&[], true)?;
