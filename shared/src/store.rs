@@ -48,22 +48,15 @@ const SELECT_ENROLLMENTS_IN: &str = "SELECT id_number, scheme, status, since, re
 const SELECT_OPEN_CONFLICTS_IN: &str = "SELECT id_number, id, field, candidates, opened_at FROM conflicts
     WHERE status = 'open' AND id_number IN (SELECT value FROM json_each(?1)) ORDER BY id";
 
-/// The `persons` rows the merged persons of a JSON array of rows become (created_at is kept on
-/// update; `?2` is the time). Each row is made binary JSON once (`r`): `json_each` hands out its
-/// `value` as text again for every `->>`, which cost more than the insert itself for 30 columns.
-const UPSERT_PERSONS: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-    INSERT INTO persons (id_number, name, name_key, gender, ethnicity, birth_date, hukou_address, hukou_region,
+/// The `persons` rows of merged persons ([`person_row`], then `created_at` and `updated_at`;
+/// `created_at` is kept on update), in multi-row statements ([`insert_rows`]).
+const UPSERT_PERSONS: (&str, &str) = (
+    "INSERT INTO persons (id_number, name, name_key, gender, ethnicity, birth_date, hukou_address, hukou_region,
     residence_address, residence_region, phone, employment_status, employer_name, employer_credit_code,
     person_status, person_status_date, uninsured_reason, willingness, declared_insurance,
     flag_minimum_living, flag_extreme_poverty, flag_student, flag_deceased, via_form, region_hukou,
-    region_residence, registered, complete, missing_fields, provenance, created_at, updated_at)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->>
-    7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14,
-    value ->> 15, value ->> 16, value ->> 17, value ->> 18, value ->> 19, value ->> 20, value ->> 21,
-    value ->> 22, value ->> 23, value ->> 24, value ->> 25, value ->> 26, value ->> 27, value ->> 28,
-    value -> 29, ?2, ?2
-    FROM r WHERE true
-    ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, name_key = excluded.name_key,
+    region_residence, registered, complete, missing_fields, provenance, created_at, updated_at) VALUES ",
+    " ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, name_key = excluded.name_key,
     gender = excluded.gender, ethnicity = excluded.ethnicity, birth_date = excluded.birth_date,
     hukou_address = excluded.hukou_address, hukou_region = excluded.hukou_region,
     residence_address = excluded.residence_address, residence_region = excluded.residence_region,
@@ -76,23 +69,73 @@ const UPSERT_PERSONS: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS val
     flag_deceased = excluded.flag_deceased, via_form = excluded.via_form,
     region_hukou = excluded.region_hukou, region_residence = excluded.region_residence,
     registered = excluded.registered, complete = excluded.complete,
-    missing_fields = excluded.missing_fields, provenance = excluded.provenance, updated_at = excluded.updated_at";
+    missing_fields = excluded.missing_fields, provenance = excluded.provenance, updated_at = excluded.updated_at",
+);
 
-/// Record change-history rows `[id_number, source, origin, observed_at, [[field, value], ...]]`,
-/// in array order (`?2` is the time recorded).
-const INSERT_HISTORY_MANY: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-    INSERT INTO person_history (id_number, source, origin, observed_at, recorded_at, changes)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2, value -> 4 FROM r";
+/// Change-history rows, in order: the fields one saying set on one person, with their values
+/// (`changes`: `[[field, value], ...]`).
+const INSERT_HISTORY: (&str, &str) =
+    ("INSERT INTO person_history (id_number, source, origin, observed_at, recorded_at, changes) VALUES ", "");
 
-/// Insert or replace enrollments (`?2` is the time).
-const UPSERT_ENROLLMENTS_MANY: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-    INSERT INTO enrollments
-    (id_number, scheme, status, since, region, employer_credit_code, source, origin, observed_at, updated_at)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-    value ->> 7, value ->> 8, ?2 FROM r WHERE true
-    ON CONFLICT (id_number, scheme) DO UPDATE SET status = excluded.status, since = excluded.since,
+/// Insert or replace enrollments.
+const UPSERT_ENROLLMENTS: (&str, &str) = (
+    "INSERT INTO enrollments
+    (id_number, scheme, status, since, region, employer_credit_code, source, origin, observed_at, updated_at) VALUES ",
+    " ON CONFLICT (id_number, scheme) DO UPDATE SET status = excluded.status, since = excluded.since,
     region = excluded.region, employer_credit_code = excluded.employer_credit_code, source = excluded.source,
-    origin = excluded.origin, observed_at = excluded.observed_at, updated_at = excluded.updated_at";
+    origin = excluded.origin, observed_at = excluded.observed_at, updated_at = excluded.updated_at",
+);
+
+/// Rows per multi-row statement at most (and never more parameters than SQLite's 32,766): a
+/// few statements per intake chunk, each prepared once and kept.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Writes bound rows with `head` + `(?, …), (?, …)` + `tail`: the values cross the storage
+/// interface as parameters, which SQLite binds directly (a JSON array of rows, parsed again
+/// and searched for every column, cost more than the inserts).
+fn insert_rows(db: &dyn Sql, (head, tail): (&str, &str), rows: BoundRows) -> Result<(), StorageError> {
+    if rows.rows == 0 {
+        return Ok(());
+    }
+    let width = rows.values.len() / rows.rows;
+    let per_statement = ROWS_PER_STATEMENT.min(32_766 / width.max(1));
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let mut values = rows.values.into_iter();
+    let mut left = rows.rows;
+    while left > 0 {
+        let n = left.min(per_statement);
+        let sql = format!("{head}{}{tail}", vec![tuple.as_str(); n].join(", "));
+        let params: Vec<SqlValue> = values.by_ref().take(n * width).collect();
+        db.exec(&sql, &params)?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Rows of statement parameters for [`insert_rows`], each of the same width.
+#[derive(Default)]
+struct BoundRows {
+    values: Vec<SqlValue>,
+    rows: usize,
+}
+
+impl BoundRows {
+    fn row(&mut self) {
+        self.rows += 1;
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        self.values.push(value.into());
+    }
+
+    fn display(&mut self, value: &impl std::fmt::Display) {
+        self.values.push(value.to_string().into());
+    }
+
+    fn int(&mut self, value: i64) {
+        self.values.push(value.into());
+    }
+}
 
 /// Open conflicts, or update the candidates of the open ones (the partial unique index
 /// `conflicts_one_open` is the conflict target; `?2` is the time).
@@ -434,36 +477,35 @@ impl PendingWrites {
             return Ok(());
         }
         let now_text = timestamp(now);
-        let mut rows = JsonRows::rows();
+        let mut rows = BoundRows::default();
         for (id, _) in &self.persons {
             let Some(p) = person(id) else { continue };
             person_row(&mut rows, p);
+            rows.text(Some(&now_text));
+            rows.text(Some(&now_text));
         }
-        if !rows.is_empty() {
-            db.exec(UPSERT_PERSONS, &[rows.finish().into(), now_text.as_str().into()])?;
-        }
+        insert_rows(db, UPSERT_PERSONS, rows)?;
 
         // The change history, in merge order.
-        if !self.history.is_empty() {
-            let mut rows = JsonRows::rows();
-            for e in &self.history {
-                rows.row();
-                rows.text(Some(e.id.as_str()));
-                rows.text(Some(e.provenance.source.code()));
-                rows.display(&e.provenance.origin);
-                rows.text(Some(&timestamp(e.provenance.at)));
-                let mut changes = JsonRows::rows();
-                for (field, value) in &e.changes {
-                    changes.row();
-                    changes.text(Some(field.as_str()));
-                    changes.text(value.as_deref());
-                }
-                rows.raw(&changes.finish());
+        let mut rows = BoundRows::default();
+        for e in &self.history {
+            rows.row();
+            rows.text(Some(e.id.as_str()));
+            rows.text(Some(e.provenance.source.code()));
+            rows.display(&e.provenance.origin);
+            rows.text(Some(&timestamp(e.provenance.at)));
+            rows.text(Some(&now_text));
+            let mut changes = JsonRows::rows();
+            for (field, value) in &e.changes {
+                changes.row();
+                changes.text(Some(field.as_str()));
+                changes.text(value.as_deref());
             }
-            db.exec(INSERT_HISTORY_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
+            rows.text(Some(&changes.finish()));
         }
+        insert_rows(db, INSERT_HISTORY, rows)?;
 
-        let mut rows = JsonRows::rows();
+        let mut rows = BoundRows::default();
         for (id, scheme) in &self.enrollments {
             let Some(p) = person(id) else { continue };
             let (Some(e), Some(prov)) = (p.enrollment(*scheme), p.enrollment_provenance.get(scheme)) else { continue };
@@ -477,10 +519,9 @@ impl PendingWrites {
             rows.text(Some(prov.source.code()));
             rows.display(&prov.origin);
             rows.text(Some(&timestamp(prov.at)));
+            rows.text(Some(&now_text));
         }
-        if !rows.is_empty() {
-            db.exec(UPSERT_ENROLLMENTS_MANY, &[rows.finish().into(), now_text.as_str().into()])?;
-        }
+        insert_rows(db, UPSERT_ENROLLMENTS, rows)?;
 
         let mut rows = JsonRows::rows();
         for (id, field) in &self.conflicts {
@@ -499,11 +540,11 @@ impl PendingWrites {
     }
 }
 
-/// The `persons` row of a merged person (the columns of [`UPSERT_PERSONS`] but `updated_at`).
-fn person_row(rows: &mut JsonRows, p: &Person) {
+/// The `persons` row of a merged person (the columns of [`UPSERT_PERSONS`] but the two times).
+fn person_row(rows: &mut BoundRows, p: &Person) {
     rows.row();
     rows.text(Some(p.id.as_str()));
-    let field = |rows: &mut JsonRows, f: Field| rows.text(p.field_text(f).as_deref());
+    let field = |rows: &mut BoundRows, f: Field| rows.text(p.field_text(f).as_deref());
     field(rows, Field::Name);
     rows.text(p.name.as_deref().map(normalise_text).as_deref());
     for f in [
@@ -537,7 +578,7 @@ fn person_row(rows: &mut JsonRows, p: &Person) {
     let missing: Vec<&str> = missing_fields(p).iter().map(|f| f.as_str()).collect();
     rows.int(i64::from(missing.is_empty()));
     rows.text(Some(&missing.join(",")));
-    rows.raw(&current_provenance_json(p));
+    rows.text(Some(&current_provenance_json(p)));
 }
 
 /// Rows of values as one JSON array of arrays (or one flat array): the single parameter of the

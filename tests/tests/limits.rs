@@ -152,7 +152,7 @@ fn upload_file(app: &TestApp, source: &str, name: &str, bytes: &[u8]) -> Reply {
 }
 
 fn db_count(app: &TestApp, sql: &str) -> i64 {
-    use canbao::storage::{Sql, SqlExt};
+    use canbao::storage::Sql;
     let db = canbao::storage::native::NativeSql::open(app.state_dir().join("sqlite_db.db")).unwrap();
     db.execute(sql, &[]).unwrap().scalar::<i64>().unwrap().unwrap()
 }

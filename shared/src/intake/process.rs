@@ -50,8 +50,8 @@ const FIRST_CHUNK_ROWS: u64 = 250;
 const CONTENDED_CHUNK: Duration = Duration::from_millis(25);
 
 /// A chunk whose `BEGIN IMMEDIATE` waited this long found other writers queued for the lock
-/// (alone it takes tens of microseconds).
-const CONTENDED_WAIT: Duration = Duration::from_millis(1);
+/// (alone it takes tens of microseconds; a registration's whole transaction, a few hundred).
+const CONTENDED_WAIT: Duration = Duration::from_micros(200);
 
 /// How long after the last wait for the lock chunks stay short: at a few submits a second, not
 /// every short chunk finds one queued.
