@@ -59,8 +59,13 @@ const IDLE_CONNECTIONS: usize = 32;
 const RESET_SETTINGS: &str = "PRAGMA cache_size = -2000;";
 /// Pages in the write-ahead log after which it is checkpointed (SQLite's automatic threshold).
 const CHECKPOINT_PAGES: i32 = 1000;
-/// How much of a database file a connection maps into memory for reading.
-const MMAP_BYTES: i64 = 1 << 30;
+/// How much of a database file a connection maps into memory for reading: none. Every commit
+/// makes each other connection drop its whole map at its next read (`unixUnfetch` → `munmap`,
+/// a TLB shootdown on every core) and fault the pages in again; at 1.2 million people a map of
+/// 1 GiB cost registration a fifth of its host CPU (1,340–1,441 µs per submit against
+/// 1,090–1,129 µs without, 883–934 against 1,130–1,169 submits/s, alternating runs) and gained
+/// idle lookups nothing measurable (BENCHMARKS.md "Registration and lookup, session 5").
+const MMAP_BYTES: i64 = 0;
 /// How many prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 128;
 
@@ -212,8 +217,6 @@ fn open_connection(location: &Location) -> Result<Connection> {
     // Checkpoints run off the writer's turn (`Database::checkpoint_if_due`), not in its COMMIT.
     conn.wal_hook(Some(note_wal_pages));
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    // Read pages through a memory map rather than a read call per page (a lookup touches a few
-    // pages of a large file); writes still go through the WAL.
     let _ = conn.pragma_update(None, "mmap_size", MMAP_BYTES);
     Ok(conn)
 }

@@ -217,11 +217,13 @@ fn shipped_rows(files: &[&str], codes: &BTreeSet<String>) -> Vec<(u64, String, S
     let mut rows = Vec::new();
     for csv in files {
         for (n, line) in csv.lines().enumerate().filter(|(_, l)| !l.starts_with('#')).skip(1) {
-            let mut cells = line.splitn(3, ',').map(|c| c.trim().to_owned());
+            // Only the wanted rows are copied (a form submission wants a handful of 120).
+            let mut cells = line.splitn(3, ',').map(str::trim);
             let mut cell = || cells.next().unwrap_or_default();
-            let (code, name, parent) = (cell(), cell(), cell());
-            if codes.contains(&code) {
-                rows.push((n as u64 + 1, code, name, parent));
+            let code = cell();
+            if codes.contains(code) {
+                let (name, parent) = (cell(), cell());
+                rows.push((n as u64 + 1, code.to_owned(), name.to_owned(), parent.to_owned()));
             }
         }
     }
