@@ -43,19 +43,18 @@ const CHUNK_ROWS: u64 = 20_000;
 /// The first chunk of an invocation, which measures the pace.
 const FIRST_CHUNK_ROWS: u64 = 250;
 
-/// The longest a chunk holds the write lock while other writers are waiting for it: a registration
-/// submitted during intake waits for the chunk in progress, so while submits arrive chunks are
-/// this short (measured natively at 200,000 rows: 1.25 s chunks 12,800 rows/s, 250 ms 10,400,
-/// 50 ms 7,700), and when nobody else writes they grow back to [`CHUNK_MAX_SHARE`].
+/// How long a chunk holds the write lock after other writers were found waiting for it: a
+/// registration submitted during intake waits for the chunk in progress, so while submits arrive
+/// chunks are this short (measured natively at 200,000 rows: 1.25 s chunks 12,800 rows/s,
+/// 250 ms 10,400, 50 ms 7,700). Each chunk that finds nobody waiting doubles the next one, up to
+/// [`CHUNK_MAX_SHARE`] of the budget: at 40 submits/s a chunk rarely grows past 50–100 ms (a
+/// 100 ms one finds a submit queued 98 times in 100), alone intake is at full size after six.
+/// An invocation starts where the last one ended.
 const CONTENDED_CHUNK: Duration = Duration::from_millis(25);
 
 /// A chunk whose `BEGIN IMMEDIATE` waited this long found other writers queued for the lock
 /// (alone it takes tens of microseconds; a registration's whole transaction, a few hundred).
 const CONTENDED_WAIT: Duration = Duration::from_micros(200);
-
-/// How long after the last wait for the lock chunks stay short: at a few submits a second, not
-/// every short chunk finds one queued.
-const CONTENDED_FOR: Duration = Duration::from_secs(2);
 
 /// Fewer rows than this are not worth a chunk (its fixed statements) before the deadline.
 const MIN_CHUNK_ROWS: u64 = 25;
@@ -132,6 +131,10 @@ const QUEUED_LEFT: &str = "SELECT COUNT(*) FROM batches WHERE status IN ('queued
 const TAKE_INTAKE_LOCK: &str = "INSERT INTO meta (key, value) VALUES ('intake_lock', json_object('owner', ?1, 'until', ?2))
     ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE meta.value ->> 'until' < ?3 RETURNING 1";
 const RELEASE_INTAKE_LOCK: &str = "DELETE FROM meta WHERE key = 'intake_lock' AND value ->> 'owner' = ?1";
+/// The chunk length the last invocation ended at (milliseconds), where the next one starts.
+const SELECT_HOLD: &str = "SELECT value ->> 'hold_ms' FROM meta WHERE key = 'intake_pace'";
+const SAVE_HOLD: &str = "INSERT INTO meta (key, value) VALUES ('intake_pace', json_object('hold_ms', ?1))
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 /// A slice of the in-file keys of finished batches (they are only needed while a batch runs).
 const DROP_FINISHED_KEYS: &str = "DELETE FROM batch_keys WHERE (batch_id, key) IN (
     SELECT k.batch_id, k.key FROM batches b JOIN batch_keys k ON k.batch_id = b.id
@@ -176,7 +179,11 @@ fn work(
     for pragma in BULK_PRAGMAS {
         let _ = db.execute(pragma, &[]);
     }
-    let mut pace = Pace { budget, deadline, per_row: None, contended_until: None };
+    // Where the last invocation's chunks had got to: invocations follow each other (a `run`
+    // loop, the cron tick), and each starting short would cost a sixth of the throughput alone.
+    let max_hold = budget.mul_f64(CHUNK_MAX_SHARE).max(CONTENDED_CHUNK);
+    let hold = db.execute(SELECT_HOLD, &[])?.scalar::<i64>()?.map_or(CONTENDED_CHUNK, |ms| Duration::from_millis(ms.max(0) as u64));
+    let mut pace = Pace { budget, deadline, per_row: None, hold: hold.clamp(CONTENDED_CHUNK, max_hold) };
     let mut longest = Duration::ZERO;
     let fits = |longest: Duration| Instant::now() + longest < deadline;
     while fits(longest) && pace.next_rows(Instant::now()) >= MIN_CHUNK_ROWS {
@@ -211,7 +218,7 @@ fn work(
                     if let Some(status) = finished {
                         break status;
                     }
-                    pace.observe(Instant::now(), waited, took, n);
+                    pace.observe(waited, took, n);
                     if n < MIN_CHUNK_ROWS {
                         longest = longest.max(took);
                     }
@@ -230,6 +237,9 @@ fn work(
         report.rows += rows;
         report.batches.push(BatchRun { batch_id: batch.id.clone(), rows, status });
     }
+    if !report.batches.is_empty() {
+        db.exec(SAVE_HOLD, &[(pace.hold.as_millis() as i64).into()])?;
+    }
     report.more = db.execute(QUEUED_LEFT, &[])?.scalar::<i64>()?.unwrap_or(0) > 0;
     if !report.more {
         drop_finished_keys(db, &fits)?;
@@ -238,13 +248,13 @@ fn work(
 }
 
 /// How many rows the next chunk of an invocation takes: as many as end before the deadline at
-/// the pace the last chunk went (a first, small chunk measures it), at most a share of the budget,
-/// and only [`CONTENDED_CHUNK`]'s worth while other writers wait for the lock.
+/// the pace the last chunk went (a first, small chunk measures it), and no more than fill its
+/// `hold` on the lock ([`CONTENDED_CHUNK`], doubled by each chunk that found no one waiting).
 struct Pace {
     budget: Duration,
     deadline: Instant,
     per_row: Option<Duration>,
-    contended_until: Option<Instant>,
+    hold: Duration,
 }
 
 impl Pace {
@@ -253,21 +263,20 @@ impl Pace {
         let per_row = per_row.as_secs_f64().max(1e-7);
         let left = self.deadline.saturating_duration_since(now).as_secs_f64() * CHUNK_SAFETY;
         let fitting = (left.min(self.budget.as_secs_f64() * CHUNK_MAX_SHARE) / per_row) as u64;
-        let rows = match self.contended_until {
-            Some(until) if now < until => fitting.min(((CONTENDED_CHUNK.as_secs_f64() / per_row) as u64).max(MIN_CHUNK_ROWS)),
-            _ => fitting,
-        };
-        rows.min(CHUNK_ROWS)
+        let held = ((self.hold.as_secs_f64() / per_row) as u64).max(MIN_CHUNK_ROWS);
+        fitting.min(held).min(CHUNK_ROWS)
     }
 
     /// A chunk of `rows` rows waited `waited` for the lock and then worked for `worked`.
-    fn observe(&mut self, now: Instant, waited: Duration, worked: Duration, rows: u64) {
+    fn observe(&mut self, waited: Duration, worked: Duration, rows: u64) {
         if rows >= MIN_CHUNK_ROWS {
             self.per_row = Some(worked / rows as u32);
         }
-        if waited >= CONTENDED_WAIT {
-            self.contended_until = Some(now + CONTENDED_FOR);
-        }
+        self.hold = if waited >= CONTENDED_WAIT {
+            CONTENDED_CHUNK
+        } else {
+            (self.hold * 2).min(self.budget.mul_f64(CHUNK_MAX_SHARE))
+        };
     }
 }
 
@@ -749,32 +758,36 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_short_while_other_writers_wait_for_the_lock_and_grow_back_after() {
+    fn chunks_start_short_grow_while_no_one_waits_for_the_lock_and_shrink_when_someone_does() {
         let t0 = Instant::now();
         let budget = Duration::from_secs(5);
-        let mut pace = Pace { budget, deadline: t0 + budget.mul_f64(0.9), per_row: None, contended_until: None };
+        let mut pace = Pace { budget, deadline: t0 + budget.mul_f64(0.9), per_row: None, hold: CONTENDED_CHUNK };
         let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let alone = Duration::from_micros(40);
+        let queued = Duration::from_millis(3);
         assert_eq!(pace.next_rows(t0), FIRST_CHUNK_ROWS);
 
-        // 100 µs a row with the lock to itself: a quarter of the budget (1.25 s) at a time.
-        pace.observe(at(0), Duration::from_micros(40), Duration::from_millis(25), 250);
-        let alone = pace.next_rows(at(0));
-        assert!((12_000..=12_500).contains(&alone), "{alone}");
-
-        // The lock was busy when the chunk began: 25 ms at a time, for two seconds.
-        pace.observe(at(30), Duration::from_millis(3), Duration::from_millis(25), 250);
-        for ms in [30, 1_000, 2_000] {
-            assert_eq!(pace.next_rows(at(ms)), 250, "at {ms} ms");
+        // 100 µs a row with the lock to itself: 50 ms, 100, 200, … up to a quarter of the budget.
+        let mut sizes = Vec::new();
+        for _ in 0..7 {
+            pace.observe(alone, Duration::from_millis(25), 250);
+            sizes.push(pace.next_rows(at(0)));
         }
-        let later = pace.next_rows(at(2_100));
-        assert!((10_000..=12_500).contains(&later), "{later}");
+        let close = |got: u64, want: u64| got.abs_diff(want) <= want / 100;
+        let want = [500, 1_000, 2_000, 4_000, 8_000, 12_500, 12_500];
+        assert!(sizes.iter().zip(want).all(|(g, w)| close(*g, w)), "{sizes:?}");
 
-        // Near the deadline the time left decides, contended or not; slow rows still make
-        // chunks worth their fixed statements.
-        pace.observe(at(4_400), Duration::from_millis(3), Duration::from_millis(25), 250);
+        // Someone was waiting when a chunk began: back to 25 ms at once.
+        pace.observe(queued, Duration::from_millis(25), 250);
+        assert_eq!(pace.next_rows(at(30)), 250);
+        pace.observe(alone, Duration::from_millis(25), 250);
+        assert_eq!(pace.next_rows(at(60)), 500);
+
+        // Near the deadline the time left decides; slow rows still make chunks worth their fixed
+        // statements.
         let last = pace.next_rows(at(4_480));
         assert!((139..=140).contains(&last), "{last}");
-        pace.observe(at(100), Duration::from_millis(3), Duration::from_millis(100), 50);
+        pace.observe(queued, Duration::from_millis(100), 50);
         assert_eq!(pace.next_rows(at(100)), MIN_CHUNK_ROWS);
     }
 
