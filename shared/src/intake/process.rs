@@ -13,10 +13,12 @@
 //! Throughput: every statement is a host call (in Spin a serialised one), so a chunk works
 //! set-wise. It reads and cleans its rows first, then records their in-file keys with one
 //! statement, loads the persons it names with one query per table, merges in memory in file
-//! order, and writes persons, provenance, enrollments, conflicts, error lines and duplicate
-//! candidates with one statement each, each taking the chunk as one JSON parameter. The result
-//! does not depend on where chunks end: a kill and resume gives the database of an uninterrupted
-//! run. Chunks are sized from the pace of the last one, so that each ends before the deadline.
+//! order, and writes persons, history and enrollments in multi-row statements of bound values,
+//! conflicts, error lines and duplicate candidates with one statement each taking the chunk as a
+//! JSON parameter. The result does not depend on where chunks end: a kill and resume gives the
+//! database of an uninterrupted run. Chunks are sized from the pace of the last one, so that each
+//! ends before the deadline, and kept short while other writers (registrations) wait for the
+//! lock ([`CONTENDED_CHUNK`]).
 
 use super::clean::{CleanRow, Cleaner, Record, RowError, UnitRow};
 use super::layouts::ColumnMap;
