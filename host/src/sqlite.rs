@@ -63,8 +63,9 @@ const CHECKPOINT_PAGES: i32 = 1000;
 /// makes each other connection drop its whole map at its next read (`unixUnfetch` → `munmap`,
 /// a TLB shootdown on every core) and fault the pages in again; at 1.2 million people a map of
 /// 1 GiB cost registration a fifth of its host CPU (1,340–1,441 µs per submit against
-/// 1,090–1,129 µs without, 883–934 against 1,130–1,169 submits/s, alternating runs) and gained
-/// idle lookups nothing measurable (BENCHMARKS.md "Registration and lookup, session 5").
+/// 1,090–1,129 µs without, 883–934 against 1,130–1,169 submits/s, alternating runs), while idle
+/// lookups were ≈ 6 % faster with it, within each side's spread (BENCHMARKS.md "Registration and
+/// lookup at 1.2 million people, session 5").
 const MMAP_BYTES: i64 = 0;
 /// How many prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 128;
