@@ -75,8 +75,7 @@ impl Entry {
 fn read(kv: &dyn Kv, key: &str) -> Result<Option<Entry>, StorageError> {
     let Some(mut bytes) = kv.get(key)? else { return Ok(None) };
     let Some(newline) = bytes.iter().position(|b| *b == b'\n') else { return Ok(None) };
-    let head = String::from_utf8_lossy(&bytes[..newline]).into_owned();
-    let mut words = head.split(' ');
+    let mut words = std::str::from_utf8(&bytes[..newline]).unwrap_or_default().split(' ');
     let Some(version) = words.next().and_then(|v| v.parse().ok()) else { return Ok(None) };
     let computed_ms = words.next().and_then(|t| t.parse().ok());
     bytes.drain(..=newline);
