@@ -86,7 +86,6 @@ pub fn uses_runtime_config() -> bool {
     std::env::var_os(RUNTIME_CONFIG_ENV).is_some_and(|v| !v.is_empty())
 }
 
-/// Writes the runtime config for one app into `dir`, if [`RUNTIME_CONFIG_ENV`] names one.
 /// Writes the workspace's spin.toml into `dir` with component sources in this build's target
 /// directory (`CARGO_TARGET_DIR`), and returns its path.
 pub fn manifest_in(dir: &Path) -> PathBuf {
@@ -98,6 +97,20 @@ pub fn manifest_in(dir: &Path) -> PathBuf {
     path
 }
 
+/// [`manifest_in`] without the cron trigger, for a test that measures the host or asserts a state
+/// that the scheduled intake run would change: it fires at second 0 of every minute, wherever the
+/// test happens to be (a tick during the upload test processed the queued batches with intake's
+/// 64 MiB page cache, and the upload seemed to need it).
+pub fn manifest_without_schedule(dir: &Path) -> PathBuf {
+    let path = manifest_in(dir);
+    let mut manifest: toml::Table = std::fs::read_to_string(&path).expect("manifest").parse().expect("spin.toml is TOML");
+    let triggers = manifest.get_mut("trigger").and_then(toml::Value::as_table_mut).expect("[trigger]");
+    triggers.remove("cron").expect("[[trigger.cron]]");
+    std::fs::write(&path, toml::to_string(&manifest).expect("manifest as TOML")).expect("write manifest");
+    path
+}
+
+/// Writes the runtime config for one app into `dir`, if [`RUNTIME_CONFIG_ENV`] names one.
 fn runtime_config_for(dir: &Path) -> Option<PathBuf> {
     static APPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let path = std::env::var_os(RUNTIME_CONFIG_ENV).filter(|v| !v.is_empty())?;
