@@ -21,8 +21,13 @@
 //! turn: SQLite's automatic checkpoint runs inside the `COMMIT` that crosses its threshold, so
 //! the writer turn — and every submit queued behind it — waited for the copy and its `fsync`.
 //! Here each connection's WAL hook notes the log's size after a commit, and past the same
-//! threshold (1,000 pages) a checkpoint runs on the blocking pool: the bulk of the copy while
-//! writers go on, and only the catching up in the writer turn (`Database::checkpoint`).
+//! threshold (1,000 pages) a checkpoint runs on the blocking pool while writers go on
+//! (`Database::checkpoint`). The log starts again from its beginning only once a checkpoint has
+//! caught up with its last commit; under a steady stream of commits one running beside them never
+//! does, so the last few pages are copied in the writer turn, by the commit that finds little
+//! left to copy (`Database::catch_up`): a registration's commit after intake's chunk was copied,
+//! not the chunk's own. Taking the turn for the catching up instead queued the checkpoint behind
+//! an intake chunk, whose thousands of pages it then copied while every submit waited.
 
 use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::state::HostState;
@@ -31,7 +36,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::Resource;
@@ -59,6 +64,12 @@ const IDLE_CONNECTIONS: usize = 32;
 const RESET_SETTINGS: &str = "PRAGMA cache_size = -2000;";
 /// Pages in the write-ahead log after which it is checkpointed (SQLite's automatic threshold).
 const CHECKPOINT_PAGES: i32 = 1000;
+/// Pages a commit copies in the writer turn at most to catch the log up (a registration's own
+/// commit is some tens; a hundred take about a millisecond).
+const CATCH_UP_PAGES: i32 = 128;
+/// Pages past which the log is caught up in the writer turn however much that copies: writes
+/// that never pause (intake chunk after chunk) would otherwise let it grow on (1 GiB).
+const LOG_LIMIT_PAGES: i32 = 1 << 18;
 /// How much of a database file a connection maps into memory for reading: none. Every commit
 /// makes each other connection drop its whole map at its next read (`unixUnfetch` → `munmap`,
 /// a TLB shootdown on every core) and fault the pages in again; at 1.2 million people a map of
@@ -81,6 +92,11 @@ pub struct Database {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Whether a checkpoint is running (one at a time).
     checkpointing: AtomicBool,
+    /// Pages of the log the last checkpoint had copied: what a commit compares the log's size
+    /// with to see what is left to copy.
+    copied: AtomicI32,
+    /// The log's size after the last commit (smaller after it: the log started again).
+    last_log: AtomicI32,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +118,8 @@ impl Database {
             idle: Mutex::default(),
             writer: Arc::default(),
             checkpointing: AtomicBool::new(false),
+            copied: AtomicI32::new(0),
+            last_log: AtomicI32::new(0),
         })
     }
 
@@ -121,6 +139,8 @@ impl Database {
             idle: Mutex::default(),
             writer: Arc::default(),
             checkpointing: AtomicBool::new(false),
+            copied: AtomicI32::new(0),
+            last_log: AtomicI32::new(0),
         })
     }
 
@@ -155,11 +175,29 @@ impl Database {
         }
     }
 
-    /// Starts a passive checkpoint on the blocking pool when the last commit on this thread left
-    /// the write-ahead log past [`CHECKPOINT_PAGES`] and none is running. Called when a write
-    /// transaction has ended and the writer turn has been given back.
-    fn checkpoint_if_due(self: &Arc<Self>) {
-        let pages = WAL_PAGES.with(|p| p.take());
+    /// Copies what is left of the log into the database file on `conn`, whose commit has just
+    /// left the log at `pages` pages, in the writer turn it still holds, when the last checkpoint
+    /// ended behind and little is left: no other writer can append meanwhile, so the log is then
+    /// caught up and the next writer starts it again from its beginning.
+    fn catch_up(&self, conn: &Connection, pages: i32) {
+        if pages <= 0 {
+            return;
+        }
+        if pages < self.last_log.swap(pages, Ordering::AcqRel) {
+            // The log started again: what the last checkpoint copied was of the old one.
+            self.copied.store(0, Ordering::Release);
+        }
+        let left = pages - self.copied.load(Ordering::Acquire);
+        if pages >= CHECKPOINT_PAGES && left > 0 && left <= CATCH_UP_PAGES {
+            // A failure leaves it to the next checkpoint.
+            let _ = self.passive_checkpoint(conn);
+        }
+    }
+
+    /// Starts a passive checkpoint on the blocking pool when the commit that left the
+    /// write-ahead log at `pages` pages took it past [`CHECKPOINT_PAGES`] and none is running.
+    /// Called when a write transaction has ended.
+    fn checkpoint_if_due(self: &Arc<Self>, pages: i32) {
         if pages < CHECKPOINT_PAGES || self.checkpointing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -172,21 +210,30 @@ impl Database {
         });
     }
 
-    /// Copies the write-ahead log into the database file in two passes: the bulk while writers
-    /// go on, then, in the writer turn, the little they appended meanwhile. Only a checkpoint
-    /// that has caught up with the last commit lets the next writer start the log again from
-    /// its beginning; without the second pass the log grew by every commit made under load.
-    /// Neither pass waits for readers: what a reader still needs is copied by the next round.
+    /// Copies the write-ahead log into the database file while writers go on; what they append
+    /// meanwhile is left to [`Database::catch_up`], unless the log has grown past
+    /// [`LOG_LIMIT_PAGES`]: then the rest is copied in the writer turn.
     fn checkpoint(&self) -> Result<()> {
-        const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
         let conn = self.connect()?;
-        conn.query_row(PASSIVE, [], |_| Ok(()))?;
-        {
+        let (log, copied) = self.passive_checkpoint(&conn)?;
+        if log > LOG_LIMIT_PAGES && copied < log {
             let _turn = self.writer.blocking_lock();
-            conn.query_row(PASSIVE, [], |_| Ok(()))?;
+            self.passive_checkpoint(&conn)?;
         }
         self.release(conn);
         Ok(())
+    }
+
+    /// One passive checkpoint (it waits for no reader: what a reader still needs is copied by a
+    /// later one); notes how far it got in [`Database::copied`]. Returns the log's pages and the
+    /// pages copied.
+    fn passive_checkpoint(&self, conn: &Connection) -> rusqlite::Result<(i32, i32)> {
+        let (log, copied) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i32>(1)?, r.get::<_, i32>(2)?)))?;
+        // -1 when it could not start (another checkpoint holds the log).
+        if copied >= 0 {
+            self.copied.store(copied, Ordering::Release);
+        }
+        Ok((log, copied))
     }
 }
 
@@ -355,11 +402,16 @@ impl sqlite::HostConnection for HostState {
             let result = execute(&conn, &statement, parameters);
             (result, conn.is_autocommit())
         };
-        // COMMIT, ROLLBACK, or a failure that ended the transaction: the next writer's turn.
+        // COMMIT, ROLLBACK, or a failure that ended the transaction: the next writer's turn,
+        // once the log is caught up if this commit finds little left of it.
         if ended {
+            let pages = WAL_PAGES.with(|p| p.take());
             let handle = self.table.get_mut(&connection)?;
+            if handle.writing.is_some() {
+                handle.database.catch_up(&conn.lock().unwrap_or_else(|p| p.into_inner()), pages);
+            }
             handle.writing = None;
-            handle.database.checkpoint_if_due();
+            handle.database.checkpoint_if_due(pages);
         }
         Ok(result.map_err(|e| Error::Io(e.to_string())))
     }
@@ -466,14 +518,50 @@ mod tests {
         // The commit left its pages in the log: SQLite's own checkpoint did not run in it.
         assert!(file_len() < 1 << 20, "database file already {} bytes", file_len());
 
-        db.checkpoint_if_due();
+        db.checkpoint_if_due(WAL_PAGES.with(|p| p.take()));
         while db.checkpointing.load(Ordering::Acquire) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert!(file_len() > 1500 * 4000, "database file only {} bytes after the checkpoint", file_len());
         // Nothing more is due until the log grows again.
-        db.checkpoint_if_due();
+        db.checkpoint_if_due(WAL_PAGES.with(|p| p.take()));
         assert!(!db.checkpointing.load(Ordering::Acquire));
+    }
+
+    /// A checkpoint beside the writers ends behind the log when they commit meanwhile. The next
+    /// commit that finds only a little left copies it in its writer turn, so the writer after it
+    /// starts the log again; one that finds much left leaves it to the next checkpoint.
+    #[test]
+    fn a_small_commit_catches_the_log_up_and_a_large_one_leaves_it_to_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::file(dir.path().join("db.sqlite")).unwrap();
+        let c = db.connect().unwrap();
+        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
+        // A write transaction of `pages` pages, `meanwhile` run before its commit, then what a
+        // commit does in the host; returns the log's size after the commit.
+        let commit = |pages: usize, meanwhile: &dyn Fn()| {
+            c.execute_batch("BEGIN IMMEDIATE").unwrap();
+            for _ in 0..pages {
+                c.execute("INSERT INTO t VALUES (zeroblob(4000))", []).unwrap();
+            }
+            meanwhile();
+            c.execute_batch("COMMIT").unwrap();
+            let log = WAL_PAGES.with(|p| p.take());
+            db.catch_up(&c, log);
+            log
+        };
+        let chunk = commit(1500, &|| {});
+        // A checkpoint copies that while the next writer (a submit) is in its transaction.
+        let submit = commit(1, &|| db.checkpoint().unwrap());
+        assert!(submit > chunk && submit - chunk < CATCH_UP_PAGES, "{chunk} then {submit}");
+        // The submit's commit caught the log up: the next writer started it again.
+        let next = commit(1, &|| {});
+        assert!(next < 10, "the log went on to {next} pages");
+
+        // A large commit after the checkpoint is not copied in its turn.
+        let chunk = commit(1500, &|| {});
+        let next = commit(1, &|| {});
+        assert!(next > chunk, "{chunk} then {next}");
     }
 
 }
