@@ -49,10 +49,17 @@ const FIRST_CHUNK_ROWS: u64 = 250;
 /// registration submitted during intake waits for the chunk in progress, so while submits arrive
 /// chunks are this short (measured natively at 200,000 rows: 1.25 s chunks 12,800 rows/s,
 /// 250 ms 10,400, 50 ms 7,700). Each chunk that finds nobody waiting doubles the next one, up to
-/// [`CHUNK_MAX_SHARE`] of the budget: at 40 submits/s a chunk rarely grows past 50–100 ms (a
-/// 100 ms one finds a submit queued 98 times in 100), alone intake is at full size after six.
-/// An invocation starts where the last one ended.
-const CONTENDED_CHUNK: Duration = Duration::from_millis(25);
+/// [`CHUNK_MAX_SHARE`] of the budget (alone intake is at full size after seven), but to no more
+/// than twice this while the last waiting writer is under [`CALM_AFTER`] ago. An invocation
+/// starts where the last one ended. In the 2-minute mixed load at 300,000 people (BENCHMARKS.md
+/// "Mixed load, session 6") submits had p99 45 ms with this against 128 ms with chunks of 25 ms
+/// doubling whenever one found no one waiting, and intake went as fast.
+const CONTENDED_CHUNK: Duration = Duration::from_millis(10);
+
+/// How long after other writers were last found waiting chunks stay short: at tens of submits a
+/// second, a chunk that found no one waiting says little about the next, and doubling after each
+/// such chunk let them grow to 100–200 ms between two submits.
+const CALM_AFTER: Duration = Duration::from_secs(2);
 
 /// A chunk whose `BEGIN IMMEDIATE` waited this long found other writers queued for the lock
 /// (alone it takes tens of microseconds; a registration's whole transaction, a few hundred).
@@ -74,7 +81,9 @@ const CLOCK_EVERY: u64 = 64;
 /// Connection settings for bulk writing, best-effort (a backend may refuse PRAGMAs): a larger
 /// page cache (64 MiB instead of 2) keeps the index pages a chunk touches in memory instead of
 /// re-reading them from the file, and a larger WAL before checkpoints (64 MiB instead of 4) lets a
-/// page written by several chunks reach the database file once. Both are per connection.
+/// page written by several chunks reach the database file once. Both are per connection. The
+/// project's host keeps checkpoints to itself (it runs them beside the writers, not inside a
+/// chunk's commit) and ignores the second.
 const BULK_PRAGMAS: &[&str] = &["PRAGMA cache_size = -65536", "PRAGMA wal_autocheckpoint = 16384"];
 
 /// Keys of finished batches dropped per statement when no batch is waiting.
@@ -184,8 +193,11 @@ fn work(
     // Where the last invocation's chunks had got to: invocations follow each other (a `run`
     // loop, the cron tick), and each starting short would cost a sixth of the throughput alone.
     let max_hold = budget.mul_f64(CHUNK_MAX_SHARE).max(CONTENDED_CHUNK);
-    let hold = db.execute(SELECT_HOLD, &[])?.scalar::<i64>()?.map_or(CONTENDED_CHUNK, |ms| Duration::from_millis(ms.max(0) as u64));
-    let mut pace = Pace { budget, deadline, per_row: None, hold: hold.clamp(CONTENDED_CHUNK, max_hold) };
+    let saved = db.execute(SELECT_HOLD, &[])?.scalar::<i64>()?.map(|ms| Duration::from_millis(ms.max(0) as u64));
+    let hold = saved.unwrap_or(CONTENDED_CHUNK).clamp(CONTENDED_CHUNK, max_hold);
+    // An invocation after one that ended among other writers starts as if it had just met them.
+    let contended_at = saved.is_some_and(|h| h <= CONTENDED_CHUNK * 2).then(Instant::now);
+    let mut pace = Pace { budget, deadline, per_row: None, hold, contended_at };
     let mut longest = Duration::ZERO;
     let fits = |longest: Duration| Instant::now() + longest < deadline;
     while fits(longest) && pace.next_rows(Instant::now()) >= MIN_CHUNK_ROWS {
@@ -220,7 +232,7 @@ fn work(
                     if let Some(status) = finished {
                         break status;
                     }
-                    pace.observe(waited, took, n);
+                    pace.observe(chunk_started, waited, took, n);
                     if n < MIN_CHUNK_ROWS {
                         longest = longest.max(took);
                     }
@@ -251,12 +263,15 @@ fn work(
 
 /// How many rows the next chunk of an invocation takes: as many as end before the deadline at
 /// the pace the last chunk went (a first, small chunk measures it), and no more than fill its
-/// `hold` on the lock ([`CONTENDED_CHUNK`], doubled by each chunk that found no one waiting).
+/// `hold` on the lock ([`CONTENDED_CHUNK`], doubled by each chunk that found no one waiting, see
+/// there).
 struct Pace {
     budget: Duration,
     deadline: Instant,
     per_row: Option<Duration>,
     hold: Duration,
+    /// When a chunk last found other writers waiting.
+    contended_at: Option<Instant>,
 }
 
 impl Pace {
@@ -269,16 +284,20 @@ impl Pace {
         fitting.min(held).min(CHUNK_ROWS)
     }
 
-    /// A chunk of `rows` rows waited `waited` for the lock and then worked for `worked`.
-    fn observe(&mut self, waited: Duration, worked: Duration, rows: u64) {
+    /// A chunk of `rows` rows that began at `began` waited `waited` for the lock and then worked
+    /// for `worked`.
+    fn observe(&mut self, began: Instant, waited: Duration, worked: Duration, rows: u64) {
         if rows >= MIN_CHUNK_ROWS {
             self.per_row = Some(worked / rows as u32);
         }
-        self.hold = if waited >= CONTENDED_WAIT {
-            CONTENDED_CHUNK
-        } else {
-            (self.hold * 2).min(self.budget.mul_f64(CHUNK_MAX_SHARE))
-        };
+        if waited >= CONTENDED_WAIT {
+            self.contended_at = Some(began);
+            self.hold = CONTENDED_CHUNK;
+            return;
+        }
+        let calm = self.contended_at.is_none_or(|t| began.saturating_duration_since(t) >= CALM_AFTER);
+        let most = if calm { self.budget.mul_f64(CHUNK_MAX_SHARE) } else { CONTENDED_CHUNK * 2 };
+        self.hold = (self.hold * 2).min(most);
     }
 }
 
@@ -760,36 +779,42 @@ mod tests {
     }
 
     #[test]
-    fn chunks_start_short_grow_while_no_one_waits_for_the_lock_and_shrink_when_someone_does() {
+    fn chunks_start_short_grow_while_no_one_waits_for_the_lock_and_stay_short_while_others_write() {
         let t0 = Instant::now();
         let budget = Duration::from_secs(5);
-        let mut pace = Pace { budget, deadline: t0 + budget.mul_f64(0.9), per_row: None, hold: CONTENDED_CHUNK };
+        let mut pace = Pace { budget, deadline: t0 + budget.mul_f64(0.9), per_row: None, hold: CONTENDED_CHUNK, contended_at: None };
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let alone = Duration::from_micros(40);
         let queued = Duration::from_millis(3);
         assert_eq!(pace.next_rows(t0), FIRST_CHUNK_ROWS);
 
-        // 100 µs a row with the lock to itself: 50 ms, 100, 200, … up to a quarter of the budget.
+        // 100 µs a row with the lock to itself: 20 ms, 40, 80, … up to a quarter of the budget.
         let mut sizes = Vec::new();
-        for _ in 0..7 {
-            pace.observe(alone, Duration::from_millis(25), 250);
+        for _ in 0..8 {
+            pace.observe(at(0), alone, Duration::from_millis(25), 250);
             sizes.push(pace.next_rows(at(0)));
         }
         let close = |got: u64, want: u64| got.abs_diff(want) <= want / 100;
-        let want = [500, 1_000, 2_000, 4_000, 8_000, 12_500, 12_500];
+        let want = [200, 400, 800, 1_600, 3_200, 6_400, 12_500, 12_500];
         assert!(sizes.iter().zip(want).all(|(g, w)| close(*g, w)), "{sizes:?}");
 
-        // Someone was waiting when a chunk began: back to 25 ms at once.
-        pace.observe(queued, Duration::from_millis(25), 250);
-        assert_eq!(pace.next_rows(at(30)), 250);
-        pace.observe(alone, Duration::from_millis(25), 250);
-        assert_eq!(pace.next_rows(at(60)), 500);
+        // Someone was waiting when a chunk began: back to 10 ms at once, and no more than 20 ms
+        // while the last writer found waiting is under two seconds ago.
+        pace.observe(at(1_000), queued, Duration::from_millis(25), 250);
+        assert_eq!(pace.next_rows(at(1_030)), 100);
+        for ms in [1_040, 1_500, 2_990] {
+            pace.observe(at(ms), alone, Duration::from_millis(25), 250);
+            assert_eq!(pace.next_rows(at(ms)), 200, "{ms} ms");
+        }
+        // Two seconds without anyone waiting: it grows again.
+        pace.observe(at(3_000), alone, Duration::from_millis(25), 250);
+        assert_eq!(pace.next_rows(at(3_000)), 400);
 
         // Near the deadline the time left decides; slow rows still make chunks worth their fixed
         // statements.
         let last = pace.next_rows(at(4_480));
         assert!((139..=140).contains(&last), "{last}");
-        pace.observe(queued, Duration::from_millis(100), 50);
+        pace.observe(at(4_480), queued, Duration::from_millis(100), 50);
         assert_eq!(pace.next_rows(at(100)), MIN_CHUNK_ROWS);
     }
 
