@@ -520,14 +520,21 @@ mod tests {
         assert!(matches!(r.rows[0].values[0], Value::Integer(-2000)), "a guest's page cache size is reset");
     }
 
+    /// A database file `db.sqlite` in `dir` in WAL mode with a table `t (b BLOB)`, and a
+    /// connection to it.
+    fn logged_table(dir: &std::path::Path) -> (Database, Connection) {
+        let db = Database::file(dir.join("db.sqlite")).unwrap();
+        let c = db.connect().unwrap();
+        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
+        (db, c)
+    }
+
     /// Past its limit, a commit catches the log up however much is left, and the writer after it
     /// starts the log again.
     #[test]
     fn a_log_past_its_limit_is_caught_up_by_the_commit_that_took_it_there() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::file(dir.path().join("db.sqlite")).unwrap();
-        let c = db.connect().unwrap();
-        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
+        let (db, c) = logged_table(dir.path());
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
         for _ in 0..LOG_LIMIT_PAGES + 100 {
             c.execute("INSERT INTO t VALUES (zeroblob(4000))", []).unwrap();
@@ -548,9 +555,7 @@ mod tests {
             assert!(!sets_autocheckpoint(s), "{s}");
         }
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::file(dir.path().join("db.sqlite")).unwrap();
-        let c = db.connect().unwrap();
-        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
+        let (_db, c) = logged_table(dir.path());
         execute(&c, "PRAGMA wal_autocheckpoint = 16384", vec![]).unwrap();
         WAL_PAGES.with(|p| p.take());
         execute(&c, "INSERT INTO t VALUES (zeroblob(4000))", vec![]).unwrap();
@@ -560,10 +565,9 @@ mod tests {
     #[tokio::test]
     async fn a_large_commit_is_checkpointed_after_the_commit_not_inside_it() {
         let dir = tempfile::tempdir().unwrap();
+        let (db, c) = logged_table(dir.path());
+        let db = Arc::new(db);
         let path = dir.path().join("db.sqlite");
-        let db = Arc::new(Database::file(path.clone()).unwrap());
-        let c = db.connect().unwrap();
-        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
         for _ in 0..1500 {
             execute(&c, "INSERT INTO t VALUES (zeroblob(4000))", vec![]).unwrap();
@@ -590,9 +594,7 @@ mod tests {
     #[test]
     fn a_small_commit_catches_the_log_up_and_a_large_one_leaves_it_to_the_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::file(dir.path().join("db.sqlite")).unwrap();
-        let c = db.connect().unwrap();
-        c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB)").unwrap();
+        let (db, c) = logged_table(dir.path());
         // A write transaction of `pages` pages, `meanwhile` run before its commit, then what a
         // commit does in the host; returns the log's size after the commit.
         let commit = |pages: usize, meanwhile: &dyn Fn()| {
