@@ -192,12 +192,11 @@ fn work(
     }
     // Where the last invocation's chunks had got to: invocations follow each other (a `run`
     // loop, the cron tick), and each starting short would cost a sixth of the throughput alone.
-    let max_hold = budget.mul_f64(CHUNK_MAX_SHARE).max(CONTENDED_CHUNK);
     let saved = db.execute(SELECT_HOLD, &[])?.scalar::<i64>()?.map(|ms| Duration::from_millis(ms.max(0) as u64));
-    let hold = saved.unwrap_or(CONTENDED_CHUNK).clamp(CONTENDED_CHUNK, max_hold);
     // An invocation after one that ended among other writers starts as if it had just met them.
     let contended_at = saved.is_some_and(|h| h <= CONTENDED_CHUNK * 2).then(Instant::now);
-    let mut pace = Pace { budget, deadline, per_row: None, hold, contended_at };
+    let mut pace = Pace { budget, deadline, per_row: None, hold: CONTENDED_CHUNK, contended_at };
+    pace.hold = saved.unwrap_or(CONTENDED_CHUNK).clamp(CONTENDED_CHUNK, pace.longest().max(CONTENDED_CHUNK));
     let mut longest = Duration::ZERO;
     let fits = |longest: Duration| Instant::now() + longest < deadline;
     while fits(longest) && pace.next_rows(Instant::now()) >= MIN_CHUNK_ROWS {
@@ -275,11 +274,16 @@ struct Pace {
 }
 
 impl Pace {
+    /// The longest a chunk is sized to take: [`CHUNK_MAX_SHARE`] of the budget.
+    fn longest(&self) -> Duration {
+        self.budget.mul_f64(CHUNK_MAX_SHARE)
+    }
+
     fn next_rows(&self, now: Instant) -> u64 {
         let Some(per_row) = self.per_row else { return FIRST_CHUNK_ROWS };
         let per_row = per_row.as_secs_f64().max(1e-7);
         let left = self.deadline.saturating_duration_since(now).as_secs_f64() * CHUNK_SAFETY;
-        let fitting = (left.min(self.budget.as_secs_f64() * CHUNK_MAX_SHARE) / per_row) as u64;
+        let fitting = (left.min(self.longest().as_secs_f64()) / per_row) as u64;
         let held = ((self.hold.as_secs_f64() / per_row) as u64).max(MIN_CHUNK_ROWS);
         fitting.min(held).min(CHUNK_ROWS)
     }
@@ -296,7 +300,7 @@ impl Pace {
             return;
         }
         let calm = self.contended_at.is_none_or(|t| began.saturating_duration_since(t) >= CALM_AFTER);
-        let most = if calm { self.budget.mul_f64(CHUNK_MAX_SHARE) } else { CONTENDED_CHUNK * 2 };
+        let most = if calm { self.longest() } else { CONTENDED_CHUNK * 2 };
         self.hold = (self.hold * 2).min(most);
     }
 }
