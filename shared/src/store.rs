@@ -164,19 +164,28 @@ const INSERT_DUPLICATE_CANDIDATES: &str = "INSERT INTO duplicate_candidates (id_
     SELECT value ->> 0, value ->> 1, value ->> 2, ?2 FROM json_each(?1) WHERE true
     ON CONFLICT (id_a, id_b, rule) DO NOTHING RETURNING id";
 
-/// The namesakes of a JSON array of persons in the blocks where a candidate pair can be: the same
-/// birth date, the same ID address code or the same ID sequence number. One range of the covering
-/// index `persons_by_name` (migration 0009) per person holds all its namesakes, so the search
-/// reads no table row. Each row: name key, then ID, birth date, gender and attributed county of
-/// the person and of the namesake.
+/// The namesakes of a JSON array of persons that can make a candidate pair with them
+/// ([`crate::duplicates::pair_rules`] decides): the same birth date, gender and attributed county
+/// (`same_details`), or an ID whose 17-digit body can differ in one digit or one adjacent swap
+/// (`similar_id`). With the body read as address code A (digits 1–6), birth date B (7–14) and
+/// sequence S (15–17), such a difference lies within A (digits 7–17 equal), within B (A and S
+/// equal), or within S or across B|S (digits 1–13 equal). A swap across A|B would move a year's
+/// first digit into the address code: never two valid IDs. One range of the covering index
+/// `persons_by_name` (migration 0009) per person holds all its namesakes, so the search reads no
+/// table row; only namesakes passing these tests leave the database (before, all those with the
+/// same address code did: about one in five, each parsed and paired in vain). Each row: name key,
+/// then ID, birth date, gender and attributed county of the person and of the namesake.
 const SELECT_DUPLICATE_BLOCKS: &str = "WITH t AS MATERIALIZED (
         SELECT p.id_number AS id, p.name_key AS nk, p.birth_date AS bd, p.gender AS g,
             substr(p.region_hukou, 1, 6) AS c
         FROM json_each(?1) j JOIN persons p ON p.id_number = j.value WHERE p.name_key <> '')
     SELECT t.nk, t.id, t.bd, t.g, t.c, o.id_number, o.birth_date, o.gender, substr(o.region_hukou, 1, 6)
         FROM t JOIN persons o ON o.name_key = t.nk
-        WHERE o.id_number <> t.id AND (o.birth_date = t.bd OR substr(o.id_number, 1, 6) = substr(t.id, 1, 6)
-            OR substr(o.id_number, 15, 3) = substr(t.id, 15, 3))";
+        WHERE o.id_number <> t.id AND (
+            (o.birth_date = t.bd AND o.gender = t.g AND substr(o.region_hukou, 1, 6) = t.c)
+            OR substr(o.id_number, 7, 11) = substr(t.id, 7, 11)
+            OR (substr(o.id_number, 1, 6) = substr(t.id, 1, 6) AND substr(o.id_number, 15, 3) = substr(t.id, 15, 3))
+            OR substr(o.id_number, 1, 13) = substr(t.id, 1, 13))";
 
 /// A time as stored: RFC 3339 UTC with milliseconds (sorts as text).
 pub fn timestamp(at: DateTime<Utc>) -> String {
@@ -1041,6 +1050,63 @@ mod tests {
         }
         let full = find_candidates(&load_person_keys(&db).unwrap());
         assert!(!full.is_empty());
+        assert_eq!(duplicate_candidates_for(&db, &ids).unwrap(), full);
+    }
+
+    /// Every way two valid IDs can be similar (one digit changed at each of the 17 places, each
+    /// adjacent swap), among namesakes of whom some also share birth date, gender and county:
+    /// the search in the database finds exactly the pairs the full search finds.
+    #[test]
+    fn the_narrowed_search_misses_no_similar_id_or_same_details_pair() {
+        let db = NativeSql::open_in_memory().unwrap();
+        let mut bodies = Vec::new();
+        for base in ["51040219801221317", "51041120050930482"] {
+            bodies.push(base.to_owned());
+            let digits = base.as_bytes();
+            for at in 0..17 {
+                for d in b'0'..=b'9' {
+                    let mut v = digits.to_vec();
+                    v[at] = d;
+                    bodies.push(String::from_utf8(v).unwrap());
+                }
+                if at < 16 {
+                    let mut v = digits.to_vec();
+                    v.swap(at, at + 1);
+                    bodies.push(String::from_utf8(v).unwrap());
+                }
+            }
+        }
+        let valid = |body: &str| {
+            let check = crate::ids::citizen_id_check_char(body.as_bytes()) as char;
+            CitizenId::parse(&format!("{body}{check}")).ok().map(|p| p.value)
+        };
+        let mut ids: Vec<CitizenId> = bodies.iter().filter_map(|b| valid(b)).collect();
+        ids.sort();
+        ids.dedup();
+        // The places a difference can be: each of the three parts, and the swap across birth
+        // date and sequence (the swap across address code and birth date never gives two valid IDs).
+        let base = valid("51040219801221317").unwrap();
+        let differs = |id: &CitizenId, range: std::ops::Range<usize>| id.as_str()[range.clone()] != base.as_str()[range];
+        assert!(ids.iter().any(|id| differs(id, 0..6) && !differs(id, 6..17)));
+        assert!(ids.iter().any(|id| differs(id, 6..14) && !differs(id, 0..6) && !differs(id, 14..17)));
+        assert!(ids.iter().any(|id| differs(id, 14..17) && !differs(id, 0..14)));
+        assert!(ids.iter().any(|id| differs(id, 13..15) && !differs(id, 0..13) && !differs(id, 15..17)));
+        for (n, id) in ids.iter().enumerate() {
+            let mut o = full_observation();
+            o.id = *id;
+            // Every third person shares the others' birth date, gender and county (a same-details
+            // group across different IDs); the rest have no birth date or gender, so that only
+            // the ID tests can find their pairs.
+            if n % 3 != 0 {
+                o.birth_date = None;
+                o.gender = None;
+            }
+            apply(&db, &o);
+        }
+        let full = find_candidates(&load_person_keys(&db).unwrap());
+        for rule in [DuplicateRule::SimilarId, DuplicateRule::SameDetails] {
+            assert!(full.iter().filter(|p| p.rule == rule).count() > 20, "{rule:?}");
+        }
         assert_eq!(duplicate_candidates_for(&db, &ids).unwrap(), full);
     }
 
