@@ -40,7 +40,7 @@ enum Command {
 ///
 /// glibc's default threshold follows the largest buffer freed so far, so after the first 4 MB
 /// upload part every part came from a thread's heap, and freed parts stayed there: the host's
-/// memory during one 77 MiB upload grew 34–59 MiB from run to run, 21–31 MiB with this setting
+/// memory during one 77 MiB upload grew 34–59 MiB from run to run, 21–34 MiB with this setting
 /// (`tests/intake_memory.rs`, session 7).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: i32 = 256 << 10;
